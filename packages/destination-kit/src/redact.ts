@@ -1,0 +1,40 @@
+const REDACTED = "[REDACTED]";
+const SENSITIVE_HEADER = /authorization|cookie|token|secret|api-?key|password/i;
+
+/** Every string leaf of a value, e.g. all credential fields. */
+export function stringLeaves(value: unknown, out: string[] = []): string[] {
+  if (typeof value === "string") out.push(value);
+  else if (Array.isArray(value)) for (const item of value) stringLeaves(item, out);
+  else if (value && typeof value === "object") for (const item of Object.values(value)) stringLeaves(item, out);
+  return out;
+}
+
+/**
+ * Builds a function that replaces every occurrence of the given secrets (raw and URL-encoded)
+ * with `[REDACTED]`. Strings shorter than 4 characters are not treated as secrets.
+ */
+export function createRedactor(secrets: readonly string[]): (text: string) => string {
+  const needles = [...new Set(secrets.flatMap((s) => [s, encodeURIComponent(s)]))]
+    .filter((s) => s.length >= 4)
+    .sort((a, b) => b.length - a.length);
+  if (needles.length === 0) return (text) => text;
+  return (text) => {
+    let out = text;
+    for (const needle of needles) if (out.includes(needle)) out = out.split(needle).join(REDACTED);
+    return out;
+  };
+}
+
+/** Headers as a plain object with credential-bearing ones masked. */
+export function redactHeaders(
+  headers: Headers | Record<string, string> | undefined,
+  redact: (text: string) => string,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!headers) return out;
+  const entries = headers instanceof Headers ? headers.entries() : Object.entries(headers);
+  for (const [name, value] of entries) {
+    out[name.toLowerCase()] = SENSITIVE_HEADER.test(name) ? REDACTED : redact(value);
+  }
+  return out;
+}

@@ -1,0 +1,110 @@
+import { describe, expect, it } from "vitest";
+import { acme, createAcmeSimulator } from "./__fixtures__/acme.js";
+import { createMemoryState, runAction, type RunActionInput } from "./index.js";
+
+const event = {
+  id: "evt_1",
+  event: "page.completed",
+  payload: { email: "alex@northstar.io", sequence_step: 3 },
+  workspace: "acme-prod",
+  created_at: "2026-11-26T00:00:00.000Z",
+};
+const connection = { id: "c1", workspace: "acme-prod", type: "acme", mode: "sandbox" as const };
+
+function input(overrides: Partial<RunActionInput> = {}): RunActionInput {
+  return {
+    destination: acme(),
+    action: "add_note",
+    credentials: { token: "acme-secret-token" },
+    metadata: { text: "step {{sequence_step}} done", contact: "{{email}}" },
+    event,
+    idempotencyKey: "del_1",
+    connection,
+    ...overrides,
+  };
+}
+
+describe("runAction", () => {
+  it("renders templates, sends the request and records a redacted exchange", async () => {
+    const sim = createAcmeSimulator();
+    const result = await runAction(input({ fetch: sim.fetch }));
+    expect(result).toMatchObject({ outcome: "delivered", retryable: false, message: "note 1 added", status: 201 });
+    expect(sim.snapshot()).toEqual({ notes: [{ text: "step 3 done", contact: "alex@northstar.io" }] });
+    expect(sim.requests[0]).toMatchObject({ method: "POST", url: "https://api.acme.test/v1/notes" });
+    expect(result.exchanges[0]?.request.headers.authorization).toBe("[REDACTED]");
+    expect(JSON.stringify(result)).not.toContain("acme-secret-token");
+  });
+
+  it.each([
+    [401, {}, "auth_failed", false],
+    [429, { "retry-after": "7" }, "rate_limited", true],
+    [503, {}, "rejected_server_error", true],
+    [501, {}, "rejected_server_error", false],
+    [408, {}, "timeout", true],
+    [422, {}, "rejected_client_error", false],
+  ])("classifies HTTP %i", async (status, headers, outcome, retryable) => {
+    const sim = createAcmeSimulator();
+    sim.inject({ status, headers, body: { message: "nope" } });
+    const result = await runAction(input({ fetch: sim.fetch }));
+    expect(result).toMatchObject({ outcome, retryable, status });
+    expect(result.message).toContain("nope");
+    if (status === 429) expect(result.retryAfterMs).toBe(7000);
+  });
+
+  it("turns a hanging server into a timeout", async () => {
+    const sim = createAcmeSimulator();
+    sim.inject({ hang: true });
+    const result = await runAction(input({ fetch: sim.fetch, timeoutMs: 30 }));
+    expect(result).toMatchObject({ outcome: "timeout", retryable: true });
+  });
+
+  it("never counts a 2xx without the documented JSON as delivered", async () => {
+    const sim = createAcmeSimulator();
+    sim.inject({ status: 200, body: "<html>login</html>" });
+    const result = await runAction(input({ fetch: sim.fetch }));
+    expect(result.outcome).toBe("rejected_server_error");
+    expect(result.message).toMatch(/not JSON/);
+  });
+
+  it("reports a missing template value as mapping_error naming the path", async () => {
+    const result = await runAction(input({ metadata: { text: "{{user.name}}", contact: "{{email}}" } }));
+    expect(result).toMatchObject({ outcome: "mapping_error", retryable: false });
+    expect(result.message).toContain('"user.name"');
+  });
+
+  it("reports metadata that fails the action schema as mapping_error", async () => {
+    const result = await runAction(input({ metadata: { text: "hi", contact: "{{sequence_step}}" } }));
+    expect(result).toMatchObject({ outcome: "mapping_error" });
+    expect(result.message).toMatch(/^metadata\.contact:/);
+  });
+
+  it("turns an adapter's own exception into internal_error", async () => {
+    const broken = () => Promise.reject(new TypeError("boom"));
+    const result = await runAction(input({ fetch: broken as typeof fetch }));
+    expect(result.outcome).toBe("network_error");
+    const sim = createAcmeSimulator();
+    const destination = acme();
+    const throwing = { ...destination, actions: { add_note: { ...destination.actions.add_note, perform: () => { throw new RangeError("bug"); } } } };
+    const bug = await runAction(input({ destination: throwing as never, fetch: sim.fetch }));
+    expect(bug).toMatchObject({ outcome: "internal_error", retryable: true, message: "acme.add_note threw RangeError: bug" });
+  });
+
+  it("redacts secrets kept in connection state, even ones set during the attempt", async () => {
+    const state = createMemoryState();
+    const destination = acme();
+    const refreshing = {
+      ...destination,
+      actions: {
+        add_note: {
+          ...destination.actions.add_note,
+          perform: async () => {
+            state.set("accessToken", "fresh-token-123456");
+            throw new Error("failed with fresh-token-123456");
+          },
+        },
+      },
+    };
+    const result = await runAction(input({ destination: refreshing as never, state }));
+    expect(result.message).not.toContain("fresh-token-123456");
+  });
+});

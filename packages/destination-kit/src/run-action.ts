@@ -1,0 +1,181 @@
+import { DestinationError, MappingError, PermanentError, RateLimitedError } from "./errors.js";
+import { createRedactor, stringLeaves } from "./redact.js";
+import { createRequestClient } from "./request.js";
+import { renderTemplates } from "./template.js";
+import type {
+  ConnectionInfo,
+  ConnectionState,
+  DeliveryEvent,
+  Destination,
+  ExchangeSummary,
+  Outcome,
+  RateLimitFeedback,
+} from "./types.js";
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+const MESSAGE_LIMIT = 500;
+
+/** One attempt to run, as the engine describes it. */
+export interface RunActionInput {
+  destination: Destination;
+  action: string;
+  credentials: unknown;
+  /** The rule's metadata without `action`, templates not yet rendered. */
+  metadata: Record<string, unknown>;
+  event: DeliveryEvent;
+  mapped?: Record<string, unknown>;
+  idempotencyKey: string;
+  connection: ConnectionInfo;
+  attempt?: number;
+  state?: ConnectionState;
+  /** Overrides the destination's fetch, e.g. with a sandbox simulator's. */
+  fetch?: typeof fetch;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  now?: () => number;
+  onRateLimit?: (feedback: RateLimitFeedback) => void;
+}
+
+/** What happened in one attempt: the record the engine stores, credentials redacted. */
+export interface AttemptResult {
+  outcome: Outcome;
+  retryable: boolean;
+  message: string;
+  /** HTTP status of the last response, when there was one. */
+  status?: number;
+  retryAfterMs?: number;
+  /** The vendor said to stop sending to this connection. */
+  disableConnection?: boolean;
+  startedAt: number;
+  durationMs: number;
+  exchanges: ExchangeSummary[];
+  notes: string[];
+}
+
+/**
+ * Runs one attempt of an action and classifies how it ended. Never throws: every failure,
+ * including an adapter's own bug, becomes an outcome with a message, and no credential or
+ * connection-state secret survives into the result.
+ */
+export async function runAction(input: RunActionInput): Promise<AttemptResult> {
+  const now = input.now ?? Date.now;
+  const startedAt = now();
+  const exchanges: ExchangeSummary[] = [];
+  const notes: string[] = [];
+  const state = input.state ?? createMemoryState();
+  const redact = createRedactor([...stringLeaves(input.credentials), ...stringLeaves(stateValues(state))]);
+  const finish = (fields: Omit<AttemptResult, "startedAt" | "durationMs" | "exchanges" | "notes">): AttemptResult => {
+    // Secrets learnt during the attempt (a refreshed token) are redacted too.
+    const late = createRedactor(stringLeaves(stateValues(state)));
+    const message = late(redact(fields.message)).slice(0, MESSAGE_LIMIT);
+    const lastStatus = exchanges.at(-1)?.response?.status;
+    const scrub = (text?: string) => (text === undefined ? undefined : late(text));
+    return {
+      ...fields,
+      message,
+      ...(fields.status === undefined && lastStatus !== undefined && { status: lastStatus }),
+      startedAt,
+      durationMs: now() - startedAt,
+      exchanges: exchanges.map((e) => ({
+        ...e,
+        request: { ...e.request, url: scrub(e.request.url), body: scrub(e.request.body) },
+        ...(e.response && { response: { ...e.response, body: scrub(e.response.body) } }),
+      })),
+      notes: notes.map((n) => late(redact(n))),
+    };
+  };
+
+  const { destination } = input;
+  const action = destination.actions[input.action];
+  if (!action) {
+    const known = Object.keys(destination.actions).join(", ");
+    return finish({
+      outcome: "mapping_error",
+      retryable: false,
+      message: `"${input.action}" is not an action of ${destination.type} (${known})`,
+    });
+  }
+
+  try {
+    const credentials = destination.credentials.safeParse(input.credentials);
+    if (!credentials.success) {
+      const issue = credentials.error.issues[0];
+      throw new PermanentError(
+        `connection credentials are invalid at ${issue?.path.join(".") || "(root)"}: ${issue?.message ?? "invalid"}`,
+      );
+    }
+    const raw = action.renderTemplates === false ? input.metadata : renderTemplates(input.metadata, input.event.payload);
+    const metadata = action.metadata.safeParse(raw);
+    if (!metadata.success) {
+      const issue = metadata.error.issues[0];
+      throw new MappingError(
+        `metadata.${issue?.path.join(".") || "(root)"}: ${issue?.message ?? "invalid"} (after rendering templates)`,
+      );
+    }
+    const options = destination.options ?? {};
+    const baseUrl =
+      options.baseUrl ??
+      (typeof destination.baseUrl === "function" ? destination.baseUrl(credentials.data) : destination.baseUrl);
+    const request = createRequestClient({
+      baseUrl,
+      fetch: input.fetch ?? options.fetch ?? globalThis.fetch,
+      headers: destination.headers?.(credentials.data, state) ?? {},
+      timeoutMs: input.timeoutMs ?? destination.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      ...(input.signal && { signal: input.signal }),
+      ...(destination.classify && { classify: destination.classify }),
+      ...(destination.rateLimitHeaders && { rateLimitHeaders: destination.rateLimitHeaders }),
+      ...(input.onRateLimit && { onRateLimit: input.onRateLimit }),
+      record: (exchange) => exchanges.push(exchange),
+      redact,
+      now,
+    });
+    const result = await action.perform({
+      event: input.event,
+      payload: input.event.payload,
+      metadata: metadata.data,
+      ...(input.mapped && { mapped: input.mapped }),
+      credentials: credentials.data,
+      request,
+      log: { info: (m) => notes.push(m), warn: (m) => notes.push(`warning: ${m}`) },
+      idempotencyKey: input.idempotencyKey,
+      attempt: input.attempt ?? 1,
+      connection: input.connection,
+      state,
+      signal: input.signal ?? new AbortController().signal,
+      now,
+    });
+    return finish({ outcome: "delivered", retryable: false, message: result?.summary ?? "delivered" });
+  } catch (error) {
+    if (DestinationError.isInstance(error)) {
+      return finish({
+        outcome: error.code,
+        retryable: error.retryable,
+        message: error.message,
+        ...(error.status !== undefined && { status: error.status }),
+        ...(error instanceof RateLimitedError && error.retryAfterMs !== undefined && { retryAfterMs: error.retryAfterMs }),
+        ...((error as PermanentError).disableConnection && { disableConnection: true }),
+      });
+    }
+    const name = error instanceof Error ? error.name : typeof error;
+    const message = error instanceof Error ? error.message : String(error);
+    return finish({
+      outcome: "internal_error",
+      retryable: true,
+      message: `${destination.type}.${input.action} threw ${name}: ${message}`,
+    });
+  }
+}
+
+/** A `ConnectionState` kept in a Map, for tests and single attempts. */
+export function createMemoryState(initial: Record<string, unknown> = {}): ConnectionState {
+  const values = new Map(Object.entries(initial));
+  return {
+    get: <T>(key: string) => values.get(key) as T | undefined,
+    set: (key, value) => void values.set(key, value),
+    entries: () => values.entries(),
+  };
+}
+
+function stateValues(state: ConnectionState): unknown[] {
+  return [...state.entries()].map(([, value]) => value);
+}
