@@ -199,7 +199,7 @@ export interface SimulatorFault {
 
 /** A destination: what an engine needs to deliver to one vendor. */
 export interface DestinationDefinition<
-  TCredentialsSchema extends z.ZodType = z.ZodType,
+  TCredentialsSchema extends z.ZodType = z.ZodType<any>,
   TActions extends Record<string, ActionDefinition<any, z.output<TCredentialsSchema>>> = Record<
     string,
     ActionDefinition<any, any>
@@ -232,6 +232,6 @@ export interface DestinationDefinition<
 
 /** A destination as built by `defineDestination`. */
 export type Destination<
-  TCredentialsSchema extends z.ZodType = z.ZodType,
+  TCredentialsSchema extends z.ZodType = z.ZodType<any>,
   TActions extends Record<string, ActionDefinition<any, any>> = Record<string, ActionDefinition<any, any>>,
 > = Readonly<DestinationDefinition<TCredentialsSchema, TActions>> & { readonly kind: "meshwork.destination" };
