@@ -1,0 +1,145 @@
+import { MeshworkValidationError } from "./errors.js";
+import type { StandardSchemaIssue, StandardSchemaV1 } from "./types.js";
+import { uuidv7 } from "./uuid.js";
+
+/** An event validated and serialized once at `emit`; `body` is reused in every batch that carries it. */
+export interface PreparedEvent {
+  id: string;
+  body: string;
+  bytes: number;
+}
+
+export interface PrepareOptions {
+  maxPayloadBytes: number;
+  schemas?: Record<string, StandardSchemaV1 | undefined> | undefined;
+}
+
+const NON_ASCII = /[\u0080-\uffff]/;
+
+/** UTF-8 length of a string; JSON.stringify output never holds lone surrogates. */
+export function byteLength(text: string): number {
+  if (!NON_ASCII.test(text)) return text.length;
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c < 0xdc00) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+const invalid = (field: string, code: string, message: string, cause?: unknown) =>
+  new MeshworkValidationError(field, code, message, cause);
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+const pathOf = (keys: Array<string | number>): string => {
+  let path = "";
+  for (const key of keys) {
+    path += typeof key === "number" ? `[${key}]` : /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+  }
+  return path.startsWith(".") ? path.slice(1) : path;
+};
+
+/** Throws on anything JSON cannot carry faithfully: BigInt, functions, symbols, cycles. */
+function assertJson(value: unknown, keys: Array<string | number>, ancestors: object[]): void {
+  switch (typeof value) {
+    case "string":
+    case "number":
+    case "boolean":
+    case "undefined":
+      return;
+    case "object": {
+      if (value === null || typeof (value as { toJSON?: unknown }).toJSON === "function") return;
+      if (ancestors.includes(value)) throw invalid(pathOf(keys), "non_json_value", "circular reference");
+      ancestors.push(value);
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          keys.push(i);
+          assertJson(value[i], keys, ancestors);
+          keys.pop();
+        }
+      } else {
+        for (const key of Object.keys(value)) {
+          keys.push(key);
+          assertJson((value as Record<string, unknown>)[key], keys, ancestors);
+          keys.pop();
+        }
+      }
+      ancestors.pop();
+      return;
+    }
+    default:
+      throw invalid(pathOf(keys), "non_json_value", `a ${typeof value} cannot be sent as JSON`);
+  }
+}
+
+function checkSchema(schema: StandardSchemaV1, payload: unknown): unknown {
+  const result = schema["~standard"].validate(payload);
+  if (typeof (result as { then?: unknown }).then === "function") {
+    (result as Promise<unknown>).then(undefined, () => undefined);
+    throw invalid("payload", "async_schema", "the schema validates asynchronously; only synchronous schemas are supported");
+  }
+  const { issues } = result as { issues?: ReadonlyArray<StandardSchemaIssue> };
+  if (issues) {
+    const issue = issues[0];
+    const keys = (issue?.path ?? []).map((p) => {
+      const key = typeof p === "object" ? p.key : p;
+      return typeof key === "number" ? key : String(key);
+    });
+    throw invalid(pathOf(["payload", ...keys]), "schema_mismatch", issue?.message ?? "does not match the schema", issues);
+  }
+  return (result as { value: unknown }).value;
+}
+
+/** Validates an event and serializes it once; throws `MeshworkValidationError` naming the field. */
+export function prepareEvent(input: unknown, options: PrepareOptions): PreparedEvent {
+  if (!isPlainObject(input)) throw invalid("event", "invalid_event", "an event must be an object");
+  const { event, resource, resource_id } = input;
+  if (typeof event !== "string" || event.trim() === "") {
+    throw invalid("event", "invalid_event", "`event` must be a non-empty string");
+  }
+  if (resource !== undefined && typeof resource !== "string") {
+    throw invalid("resource", "invalid_event", "`resource` must be a string");
+  }
+  if (resource_id !== undefined && typeof resource_id !== "string") {
+    throw invalid("resource_id", "invalid_event", "`resource_id` must be a string");
+  }
+  const given = input.id;
+  if (given !== undefined && (typeof given !== "string" || given === "" || given.length > 200)) {
+    throw invalid("id", "invalid_event", "`id` must be a non-empty string of at most 200 characters");
+  }
+  const id = given ?? uuidv7();
+  let payload = input.payload;
+  const schema = options.schemas?.[event];
+  if (schema) payload = checkSchema(schema, payload);
+  if (!isPlainObject(payload)) throw invalid("payload", "invalid_payload", "`payload` must be a plain object");
+  assertJson(payload, ["payload"], []);
+  let json: string;
+  try {
+    json = JSON.stringify(payload);
+  } catch (error) {
+    throw invalid("payload", "non_json_value", "cannot be serialized as JSON", error);
+  }
+  const payloadBytes = json.length > options.maxPayloadBytes / 3 ? byteLength(json) : json.length;
+  if (payloadBytes > options.maxPayloadBytes) {
+    throw invalid(
+      "payload",
+      "payload_too_large",
+      `${payloadBytes} bytes serialized, over the limit of ${options.maxPayloadBytes}`,
+    );
+  }
+  let body = `{"id":${JSON.stringify(id)},"event":${JSON.stringify(event)}`;
+  if (resource !== undefined) body += `,"resource":${JSON.stringify(resource)}`;
+  if (resource_id !== undefined) body += `,"resource_id":${JSON.stringify(resource_id)}`;
+  body += `,"payload":${json}}`;
+  return { id, body, bytes: byteLength(body) };
+}
