@@ -290,9 +290,10 @@ export function createClient<Events extends { [K in keyof Events]: object } = Ev
     let bytes = 2;
     while (head < buf.length && entries.length < flushAt) {
       const entry = buf[head]!;
-      if (entries.length && bytes + entry.bytes + 1 > maxBatchBytes) break;
+      const size = bytes + entry.bytes + (entries.length ? 1 : 0);
+      if (entries.length && size > maxBatchBytes) break;
       entries.push(entry);
-      bytes += entry.bytes + 1;
+      bytes = size;
       bufBytes -= entry.bytes;
       buf[head++] = undefined;
     }
