@@ -107,4 +107,16 @@ describe("runAction", () => {
     const result = await runAction(input({ destination: refreshing as never, state }));
     expect(result.message).not.toContain("fresh-token-123456");
   });
+
+  it("redacts only the credentials a destination names as secret, when it names them", async () => {
+    const sim = createAcmeSimulator();
+    const destination = acme();
+    const narrowed = { ...destination, redactCredentials: (credentials: { token: string }) => [credentials.token] };
+    const credentials = { token: "acme-secret-token", region: "step" };
+    const result = await runAction(input({ destination: narrowed as never, credentials, fetch: sim.fetch }));
+    expect(result.outcome).toBe("delivered");
+    const recorded = JSON.stringify(result);
+    expect(recorded).not.toContain("acme-secret-token");
+    expect(recorded).toContain("step 3 done");
+  });
 });

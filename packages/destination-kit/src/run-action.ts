@@ -63,7 +63,7 @@ export async function runAction(input: RunActionInput): Promise<AttemptResult> {
   const exchanges: ExchangeSummary[] = [];
   const notes: string[] = [];
   const state = input.state ?? createMemoryState();
-  const redact = createRedactor([...stringLeaves(input.credentials), ...stringLeaves(stateValues(state))]);
+  const redact = createRedactor([...credentialSecrets(input), ...stringLeaves(stateValues(state))]);
   const finish = (fields: Omit<AttemptResult, "startedAt" | "durationMs" | "exchanges" | "notes">): AttemptResult => {
     // Secrets learnt during the attempt (a refreshed token) are redacted too.
     const late = createRedactor(stringLeaves(stateValues(state)));
@@ -174,6 +174,13 @@ export function createMemoryState(initial: Record<string, unknown> = {}): Connec
     set: (key, value) => void values.set(key, value),
     entries: () => values.entries(),
   };
+}
+
+/** The destination's chosen secrets when the credentials are valid; otherwise every string, to be safe. */
+function credentialSecrets({ destination, credentials }: RunActionInput): string[] {
+  if (!destination.redactCredentials) return stringLeaves(credentials);
+  const parsed = destination.credentials.safeParse(credentials);
+  return parsed.success ? stringLeaves(destination.redactCredentials(parsed.data)) : stringLeaves(credentials);
 }
 
 function stateValues(state: ConnectionState): unknown[] {

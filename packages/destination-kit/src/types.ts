@@ -226,6 +226,12 @@ export interface DestinationDefinition<
   actions: TActions;
   /** A fresh in-memory simulator of the vendor's API for `mode: "sandbox"` connections. */
   sandbox: () => Simulator;
+  /**
+   * The credential values that are secrets, redacted from attempt records (default: every string
+   * in the credentials). Narrow it when credentials also hold plain settings, such as a method or
+   * a mode, whose values would otherwise be masked wherever they appear.
+   */
+  redactCredentials?: (credentials: z.output<TCredentialsSchema>) => unknown;
   /** Factory options (base URL and fetch overrides). */
   options?: DestinationOptions;
 }
