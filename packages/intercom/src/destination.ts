@@ -49,6 +49,7 @@ export const intercom = (options: IntercomOptions = {}) => {
     rateLimit: { requests: 1666, perMs: 10_000 },
     rateLimitHeaders: parseStandardRateLimitHeaders,
     classify: classifyIntercomResponse,
+    redactCredentials: (credentials) => [credentials.accessToken],
     actions: { add_tag: addTag, remove_tag: removeTag, track_event: trackEvent },
     sandbox: () => simulator ?? createIntercomSimulator(),
   });

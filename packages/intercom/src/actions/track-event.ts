@@ -57,7 +57,8 @@ export const trackEvent = defineAction<typeof trackEventMetadata, IntercomCreden
         status,
       });
     }
-    return { summary: `event "${eventName}" tracked for ${who} with ${Object.keys(flat).length} metadata keys` };
+    const keys = Object.keys(flat).length;
+    return { summary: `event "${eventName}" tracked for ${who} with ${keys} metadata key${keys === 1 ? "" : "s"}` };
   },
 });
 
