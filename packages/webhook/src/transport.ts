@@ -1,5 +1,5 @@
-import { request as httpRequest, type IncomingMessage } from "node:http";
-import { request as httpsRequest } from "node:https";
+import http, { type IncomingMessage } from "node:http";
+import https from "node:https";
 import type { LookupFunction as NodeLookupFunction } from "node:net";
 
 /** Response bodies past this are cut: a receiver's answer only feeds the attempt summary. */
@@ -38,7 +38,8 @@ export function createPinnedFetch(lookup: NodeLookupFunction): typeof fetch {
         reject(error);
       };
       const onAbort = () => fail(signal.reason);
-      const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+      // Looked up at call time (not bound at import) so interceptors such as msw see the request.
+      const send = url.protocol === "https:" ? https.request : http.request;
       const outgoing = send(url, { method: request.method, headers, lookup }, (incoming: IncomingMessage) => {
         const chunks: Buffer[] = [];
         let size = 0;
