@@ -290,7 +290,7 @@ describe("ids and listeners", () => {
     await client.close();
     expect(() => client.emit({ event: "late", payload: {} })).toThrow(/closed/);
     try {
-      client.emit({ event: "late", payload: {} });
+      void client.emit({ event: "late", payload: {} });
     } catch (error) {
       expect(MeshworkError.isInstance(error)).toBe(true);
       expect((error as MeshworkError).code).toBe("client_closed");

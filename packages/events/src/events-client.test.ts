@@ -160,7 +160,7 @@ describe("EventsClient.emitBatch", () => {
     const client = new EventsClient(MESH_KEY, { apiBaseUrl: BASE });
     const events = [...batch(2), { event: "x", payload: { n: 1n } }];
     try {
-      client.emitBatch(events as never);
+      void client.emitBatch(events as never);
       expect.unreachable();
     } catch (error) {
       expect((error as MeshworkValidationError).field).toBe("events[2].payload.n");

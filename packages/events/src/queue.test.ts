@@ -1,7 +1,8 @@
 import { HttpResponse } from "msw";
 import { setupServer } from "msw/node";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { createClient, MeshworkError, memoryQueue, type ClientEventMap, type MeshworkClient } from "./index.js";
+import type { MeshworkError} from "./index.js";
+import { createClient, memoryQueue, type ClientEventMap, type MeshworkClient } from "./index.js";
 import { bulkSink, created, ENDPOINT, io, KEY, until } from "./__fixtures__/sink.js";
 
 const server = setupServer();

@@ -157,7 +157,7 @@ interface CommonOptions<Events> {
   /** Serverless hosts (Vercel, Cloudflare): called with a promise that settles once queued events are sent. */
   waitUntil?: (promise: Promise<unknown>) => void;
   /** Per-event-name Standard Schemas checked at `emit`; the validated output is what is sent. */
-  schemas?: { [K in keyof Events]?: StandardSchemaV1 };
+  schemas?: { [K in keyof NoInfer<Events>]?: StandardSchemaV1 };
 }
 
 /** Hosted mode: events go over HTTP to `endpoint`. */

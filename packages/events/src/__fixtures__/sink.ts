@@ -1,5 +1,5 @@
 import { http, HttpResponse } from "msw";
-import type { SetupServerApi } from "msw/node";
+import type { setupServer } from "msw/node";
 import type { StoredEvent, WireEvent } from "../types.js";
 
 export const ENDPOINT = "https://events.test";
@@ -34,7 +34,7 @@ export const created = (request: Received) =>
  * A fake bulk endpoint on msw: records what was sent, answers through a swappable responder
  * (201 with every record by default), and keeps the set of ids it stored.
  */
-export function bulkSink(server: SetupServerApi, base = ENDPOINT) {
+export function bulkSink(server: ReturnType<typeof setupServer>, base = ENDPOINT) {
   const received: Received[] = [];
   const stored = new Map<string, number>();
   let responder: Responder = created;
