@@ -35,7 +35,7 @@ export function urlProblem(value: string): string | undefined {
 
 const auth = z.discriminatedUnion("type", [
   z.object({ type: z.literal("none") }),
-  z.object({ type: z.literal("bearer"), token: z.string().min(1, { error: "the bearer token is empty" }) }),
+  z.object({ type: z.literal("bearer"), token: z.string().min(1, { error: "must not be empty" }) }),
   z.object({
     type: z.literal("basic"),
     username: z.string().refine((name) => !name.includes(":"), { error: "a basic-auth user name cannot contain a colon" }),
@@ -72,7 +72,7 @@ export const webhookCredentials = z
         : RESERVED_HEADERS.has(lower)
           ? `is set by Meshwork (or by HTTP itself) and cannot be overridden`
           : lower === "authorization" && credentials.auth.type !== "none"
-            ? `conflicts with auth: { type: "${credentials.auth.type}" }; use one or the other`
+            ? "conflicts with the auth setting; use one or the other"
             : /[\r\n\0]/.test(value)
               ? "has a value with a line break or NUL"
               : undefined;
