@@ -12,6 +12,12 @@ export interface SqliteQueueOptions {
   synchronous?: "normal" | "full";
 }
 
+/** The queue `sqliteQueue` returns: synchronous throughout, as better-sqlite3 is. */
+export interface SqliteQueue extends EventQueue {
+  load(): QueuedEvent[];
+  close(): void;
+}
+
 /**
  * A durable `EventQueue` on SQLite (better-sqlite3, WAL): each event is written before `emit`
  * returns and deleted once acknowledged, so events survive a crash and are sent, ids unchanged,
@@ -24,7 +30,7 @@ export interface SqliteQueueOptions {
  * const meshwork = createClient({ publishableKey, endpoint, queue: sqliteQueue({ path: "events-queue.db" }) });
  * ```
  */
-export function sqliteQueue(options: SqliteQueueOptions): EventQueue & { close(): void } {
+export function sqliteQueue(options: SqliteQueueOptions): SqliteQueue {
   const table = options.table ?? "meshwork_events";
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(table)) throw new MeshworkValidationError("table", "invalid_option", "must be a plain SQL identifier");
   const db = new Database(options.path);
