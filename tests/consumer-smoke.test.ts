@@ -19,6 +19,7 @@ const expectedExports: Record<string, string[]> = {
   "@meshwork/intercom": ["intercom"],
   "@meshwork/slack": ["slack"],
   "@meshwork/webhook": ["webhook", "verifyWebhook"],
+  "@meshwork/server": ["createServer"],
 };
 
 const packageDirs = readdirSync(join(repo, "packages"))
