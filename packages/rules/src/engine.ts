@@ -1,0 +1,1340 @@
+import {
+  createMemoryState,
+  renderTemplates,
+  runAction,
+  type AttemptResult,
+  type ConnectionInfo,
+  type ConnectionState,
+  type DeliveryEvent,
+  type Destination,
+  type RateLimit,
+  type RateLimitFeedback,
+  type Simulator,
+} from "@meshwork/destination-kit";
+import { isTestClock, systemClock } from "./clock.js";
+import { compileCondition, type Predicate } from "./condition.js";
+import { resolveConfig } from "./config.js";
+import { MeshworkRulesError } from "./errors.js";
+import { DueHeap } from "./heap.js";
+import { uuidv7 } from "./ids.js";
+import { Lane, Where, type Queued } from "./lane.js";
+import { resolveBreaker, type BreakerSignal } from "./limits.js";
+import { compileMapping, type MappingOutcome } from "./mapping.js";
+import { nextDelay, resolveRetry, jittered, type ResolvedRetry } from "./retry.js";
+import { memoryStore } from "./stores/memory.js";
+import { summarizeDeliveries } from "./stores/shared.js";
+import type {
+  Attempt,
+  AttemptRow,
+  BreakerOptions,
+  Clock,
+  ConnectionConfig,
+  Delivery,
+  DeliveryRow,
+  DeliveryStatus,
+  DrainOptions,
+  EngineEvents,
+  EngineLogger,
+  EventDetail,
+  EventListQuery,
+  EventRow,
+  EventStatus,
+  EventSummary,
+  IngestEvent,
+  IngestResult,
+  MeshworkConfig,
+  MeshworkConfigInput,
+  Page,
+  ReplayQuery,
+  RetryOptions,
+  RuleConfig,
+  Store,
+  StoredEvent,
+} from "./types.js";
+
+/** Options of `createEngine`. */
+export interface EngineOptions {
+  /** A config from `defineConfig` (or its input, checked the same way). */
+  config: MeshworkConfig | MeshworkConfigInput;
+  /** One destination per connection type used, e.g. `[hubspot(), slack()]`. */
+  destinations: readonly Destination[];
+  /** Default `memoryStore()`. */
+  store?: Store;
+  /** Default: the wall clock. Pass `createTestClock()` in tests. */
+  clock?: Clock;
+  /** Source of jitter, in [0, 1). Default `Math.random`. */
+  random?: () => number;
+  /** Retry policy of every connection (a connection's own `retry` wins). */
+  retry?: RetryOptions;
+  /** Circuit breaker of every connection (a connection's own `breaker` wins). */
+  breaker?: BreakerOptions;
+  /** Deliveries in flight per connection when neither the connection nor the destination says. Default 10. */
+  concurrency?: number;
+  /** An attempt still running after this long (wall time) is recorded as a `timeout`. Default 60 000. */
+  attemptTimeoutMs?: number;
+  /** How long `stop()` waits for attempts in flight before aborting them, ms. Default 10 000. */
+  stopTimeoutMs?: number;
+  logger?: EngineLogger;
+}
+
+/** Counters for health checks and metrics. */
+export interface EngineStats {
+  open: number;
+  inFlight: number;
+  queued: number;
+  scheduled: number;
+  connections: Array<{ id: string; inFlight: number; queued: number; circuit: "closed" | "open" | "half_open"; disabled: boolean }>;
+}
+
+/** The rules engine: see `createEngine`. */
+export interface Engine {
+  readonly config: MeshworkConfig;
+  /** Opens the store and resumes every open delivery it holds. */
+  start(): Promise<void>;
+  /** Stops taking events, lets attempts in flight finish (then aborts them), writes everything, closes the store. */
+  stop(options?: { timeoutMs?: number }): Promise<void>;
+  /**
+   * Stores events and their deliveries, then answers Meshes' bulk body. Throws a
+   * `MeshworkRulesError` (`unknown_publishable_key`, `engine_not_started`, `store_error`…) for
+   * the whole call; a malformed event only fails its own record.
+   */
+  ingest(events: readonly IngestEvent[], context: { publishableKey: string }): Promise<IngestResult>;
+  /**
+   * Resolves when no delivery is pending or processing and none is due: every delivery is
+   * finished, or waiting for a retry or an open circuit's probe (`next_attempt_at` in the future),
+   * and every write is committed. Waits for rate-limit and concurrency waits. See `DrainOptions`.
+   */
+  drain(options?: DrainOptions): Promise<void>;
+  events: {
+    /** Newest first, with cursor pagination. */
+    list(query?: EventListQuery): Promise<Page<EventSummary>>;
+    /** The event with its payload and deliveries; `workspace` is needed only when two workspaces used the same id. */
+    get(eventId: string, options?: { workspace?: string }): Promise<EventDetail | undefined>;
+    /** Cancels every open delivery of the event. */
+    cancel(eventId: string, options?: { workspace?: string }): Promise<Delivery[]>;
+  };
+  attempts: {
+    list(eventId: string, ruleId: string): Promise<Attempt[]>;
+  };
+  /** Runs a delivery again now, with a fresh retry schedule (failed, canceled, or waiting for a retry). */
+  retry(eventId: string, ruleId: string): Promise<Delivery>;
+  /** Stops a delivery: no more attempts; one in flight finishes and is recorded. */
+  cancel(eventId: string, ruleId: string): Promise<Delivery>;
+  /** Sends matching finished deliveries again, each with a fresh retry schedule; `dryRun` only counts them. */
+  replay(query: ReplayQuery, options?: { dryRun?: boolean }): Promise<{ count: number }>;
+  on<K extends keyof EngineEvents>(name: K, listener: EngineEvents[K]): () => void;
+  off<K extends keyof EngineEvents>(name: K, listener: EngineEvents[K]): void;
+  /** The simulator behind a sandbox connection (its requests, snapshot and fault injection). */
+  sandbox<TSnapshot = unknown>(connectionId: string): Simulator<TSnapshot>;
+  /** The workspace a publishable key names, if any. */
+  workspaceOf(publishableKey: string): string | undefined;
+  /** Sends to a connection again after the destination asked to stop (`disableConnection`). */
+  enableConnection(connectionId: string): Promise<void>;
+  stats(): EngineStats;
+}
+
+interface Conn {
+  config: ConnectionConfig;
+  destination: Destination;
+  info: ConnectionInfo;
+  state: ConnectionState;
+  simulator: Simulator | undefined;
+  fetch: typeof fetch | undefined;
+  retry: ResolvedRetry;
+  lane: Lane<Live>;
+  disabled: { at: number; reason: string } | undefined;
+  onRateLimit: (feedback: RateLimitFeedback) => void;
+}
+
+interface CompiledRule {
+  config: RuleConfig;
+  conn: Conn;
+  action: string;
+  metadata: Record<string, unknown>;
+  resource: string | null;
+  resourceId: string | null;
+  predicate: Predicate | undefined;
+  mapping: ((payload: Record<string, unknown>) => MappingOutcome) | undefined;
+  keyLimit: (RateLimit & { key: (metadata: any) => string }) | undefined;
+}
+
+interface Live extends Queued {
+  row: DeliveryRow;
+  event: DeliveryEvent;
+  rule: CompiledRule;
+  token: number;
+  startedWall: number;
+  cancelRequested: boolean;
+}
+
+const OPEN: ReadonlySet<DeliveryStatus> = new Set(["pending", "processing", "retrying"]);
+const TERMINAL_REPLAYABLE = ["failed", "canceled", "completed"] as const;
+const iso = (ms: number) => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+const noop = () => {};
+
+function maskKey(key: string): string {
+  return key.length > 14 ? `${key.slice(0, 12)}…` : key;
+}
+
+function toTime(value: string | number | undefined, field: string): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = typeof value === "number" ? value : Date.parse(value);
+  if (!Number.isFinite(ms)) throw new MeshworkRulesError("invalid_request", `${field}: ${JSON.stringify(value)} is not a date (ISO 8601 or epoch ms)`);
+  return ms;
+}
+
+function asArray<T>(value: T | T[] | undefined): T[] | undefined {
+  return value === undefined ? undefined : Array.isArray(value) ? value : [value];
+}
+
+function publicRecord(row: EventRow): StoredEvent {
+  return {
+    id: row.id,
+    type: "event",
+    event: row.event,
+    workspace: row.workspace,
+    created_by: row.created_by,
+    created_at: iso(row.created_at),
+    resource: row.resource,
+    resource_id: row.resource_id,
+  };
+}
+
+function publicSummary(row: EventRow): EventSummary {
+  return {
+    ...publicRecord(row),
+    status: row.status,
+    total_rules: row.total_rules,
+    completed_count: row.completed_count,
+    failed_count: row.failed_count,
+  };
+}
+
+function publicDelivery(row: DeliveryRow): Delivery {
+  return {
+    id: row.id,
+    type: "rule",
+    workspace: row.workspace,
+    event_id: row.event_id,
+    event: row.event,
+    rule_id: row.rule_id,
+    connection: row.connection,
+    integration_type: row.integration_type,
+    action: row.action,
+    status: row.status,
+    attempt_count: row.attempt_count,
+    next_attempt_at: isoOrNull(row.next_attempt_at),
+    last_error: row.last_error,
+    last_outcome: row.last_outcome,
+    idempotency_key: row.idempotency_key,
+    created_at: iso(row.created_at),
+    updated_at: iso(row.updated_at),
+    completed_at: isoOrNull(row.completed_at),
+  };
+}
+
+function publicAttempt(row: AttemptRow): Attempt {
+  return {
+    delivery_id: row.delivery_id,
+    event_id: row.event_id,
+    rule_id: row.rule_id,
+    attempt: row.attempt,
+    started_at: iso(row.started_at),
+    duration_ms: row.duration_ms,
+    status: row.status,
+    outcome: row.outcome,
+    retryable: row.retryable,
+    message: row.message,
+    exchanges: row.exchanges,
+    notes: row.notes,
+  };
+}
+
+function encodeCursor(seq: number): string {
+  return Buffer.from(`s:${seq}`).toString("base64url");
+}
+
+function decodeCursor(cursor: string): number {
+  const text = Buffer.from(cursor, "base64url").toString();
+  const seq = text.startsWith("s:") ? Number(text.slice(2)) : NaN;
+  if (!Number.isInteger(seq) || seq < 0) throw new MeshworkRulesError("invalid_cursor", `cursor ${JSON.stringify(cursor)} is not one this engine issued`);
+  return seq;
+}
+
+/** Checks one record of an ingest call; answers the failed-record message or undefined. */
+function checkEvent(raw: unknown, workspace: string): { field: string; message: string } | undefined {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    return { field: "(event)", message: "must be an event object { event, payload, resource?, resource_id?, id? }" };
+  }
+  const e = raw as Record<string, unknown>;
+  if (typeof e.event !== "string" || e.event.trim() === "") return { field: "event", message: e.event === undefined ? "is required (the event name, e.g. \"user.signup\")" : "must be a non-empty string" };
+  if (e.event.length > 256) return { field: "event", message: "must be at most 256 characters" };
+  const payload = e.payload;
+  if (payload === null || typeof payload !== "object" || Array.isArray(payload)) {
+    return { field: "payload", message: payload === undefined ? "is required (an object)" : `must be an object, got ${payload === null ? "null" : Array.isArray(payload) ? "an array" : typeof payload}` };
+  }
+  if (e.id !== undefined && (typeof e.id !== "string" || e.id === "" || e.id.length > 256)) return { field: "id", message: "must be a non-empty string of at most 256 characters" };
+  for (const field of ["resource", "resource_id"] as const) {
+    const value = e[field];
+    if (value !== undefined && value !== null && (typeof value !== "string" || value === "" || value.length > 256)) {
+      return { field, message: "must be a non-empty string of at most 256 characters, or left out" };
+    }
+  }
+  if (e.workspace !== undefined && e.workspace !== workspace) return { field: "workspace", message: "does not match the workspace of the publishable key" };
+  return undefined;
+}
+
+const INTERRUPTED =
+  "attempt interrupted: the engine stopped (crash, kill or abort) while it was in flight; it is tried again with the same idempotency key";
+
+/**
+ * Creates the rules engine: it matches ingested events against each workspace's rules and
+ * delivers them to the connections in parallel, with per-connection concurrency, rate limits
+ * and a circuit breaker, retries on a schedule, and history in the store. The configuration is
+ * checked against the destinations here; a problem throws a `MeshworkConfigError`.
+ *
+ * @example
+ * const engine = createEngine({
+ *   config: defineConfig({ workspaces, connections, rules }),
+ *   destinations: [hubspot(), slack()],
+ *   store: sqliteStore({ path: "meshwork.db" }),
+ * });
+ * await engine.start();
+ * await engine.ingest([{ event: "user.signup", payload: { email: "alex@northstar.io" } }], { publishableKey });
+ * await engine.drain();
+ * await engine.stop();
+ */
+export function createEngine(options: EngineOptions): Engine {
+  return new RulesEngine(options);
+}
+
+class RulesEngine implements Engine {
+  readonly config: MeshworkConfig;
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly logger: EngineLogger;
+  private readonly attemptTimeoutMs: number;
+  private readonly stopTimeoutMs: number;
+  private readonly keys = new Map<string, string>();
+  private readonly conns = new Map<string, Conn>();
+  private readonly rules = new Map<string, CompiledRule>();
+  private readonly index = new Map<string, Map<string, CompiledRule[]>>();
+  private readonly open = new Map<string, Live>();
+  private readonly heap = new DueHeap<Live>();
+  private heapTimer: unknown = undefined;
+  private heapTimerAt = Infinity;
+  private readonly running = new Set<Live>();
+  private watchdog: ReturnType<typeof setInterval> | undefined;
+  private abort = new AbortController();
+  private state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
+  private starting: Promise<void> | undefined;
+  private inFlight = 0;
+  private ingesting = 0;
+  private readonly dirty = new Map<string, DeliveryRow>();
+  private attemptsToWrite: AttemptRow[] = [];
+  private flushScheduled = false;
+  private flushing: Promise<void> | undefined;
+  private flushRetry: ReturnType<typeof setTimeout> | undefined;
+  private idleWaiters: Array<() => void> = [];
+  private readonly listeners: { [K in keyof EngineEvents]: Set<EngineEvents[K]> } = { delivery: new Set(), error: new Set() };
+  private readonly flushNow = () => void this.flush();
+
+  constructor(options: EngineOptions) {
+    this.config = resolveConfig(options.config, options.destinations);
+    this.store = options.store ?? memoryStore();
+    this.clock = options.clock ?? systemClock;
+    const clock = this.clock;
+    this.now = () => clock.now();
+    this.random = options.random ?? Math.random;
+    this.logger = options.logger ?? { warn: (m, d) => console.warn(`[meshwork] ${m}`, d ?? ""), error: (m, d) => console.error(`[meshwork] ${m}`, d ?? "") };
+    this.attemptTimeoutMs = options.attemptTimeoutMs ?? 60_000;
+    this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
+
+    const destinations = new Map(options.destinations.map((d) => [d.type, d]));
+    for (const workspace of this.config.workspaces) for (const key of workspace.publishableKeys) this.keys.set(key, workspace.id);
+
+    for (const config of this.config.connections) {
+      const destination = destinations.get(config.type)!;
+      const simulator = config.mode === "sandbox" ? destination.sandbox() : undefined;
+      const breaker = resolveBreaker(options.breaker, config.breaker);
+      const retry = resolveRetry(options.retry, config.retry);
+      const lane: Lane<Live> = new Lane<Live>(
+        config.id,
+        config.concurrency ?? destination.concurrency ?? options.concurrency ?? 10,
+        config.rateLimit ?? destination.rateLimit,
+        breaker,
+        (live) => this.keyOf(live),
+      );
+      const conn: Conn = {
+        config,
+        destination,
+        info: { id: config.id, workspace: config.workspace, type: config.type, mode: config.mode },
+        state: createMemoryState(),
+        simulator,
+        fetch: simulator?.fetch,
+        retry,
+        lane,
+        disabled: undefined,
+        onRateLimit: (feedback) => {
+          if (feedback.remaining !== undefined && feedback.remaining <= 0 && feedback.resetAt !== undefined) {
+            const now = this.now();
+            lane.pausedUntil = Math.max(lane.pausedUntil, Math.min(feedback.resetAt, now + retry.maxRetryAfterMs));
+          }
+        },
+      };
+      this.conns.set(config.id, conn);
+    }
+
+    for (const config of this.config.rules) {
+      const conn = this.conns.get(config.connection)!;
+      const { action, ...metadata } = config.metadata;
+      const definition = conn.destination.actions[action];
+      const compiled: CompiledRule = {
+        config,
+        conn,
+        action,
+        metadata,
+        resource: config.resource ?? null,
+        resourceId: config.resource_id ?? null,
+        predicate: config.when ? compileCondition(config.when) : undefined,
+        mapping: config.mapping ? compileMapping(config.mapping) : undefined,
+        keyLimit: definition?.rateLimit,
+      };
+      this.rules.set(config.id, compiled);
+      if (config.active === false) continue;
+      let byEvent = this.index.get(config.workspace);
+      if (!byEvent) this.index.set(config.workspace, (byEvent = new Map()));
+      const list = byEvent.get(config.event);
+      if (list) list.push(compiled);
+      else byEvent.set(config.event, [compiled]);
+    }
+  }
+
+  // ─── lifecycle ───────────────────────────────────────────────────────────────────────────
+
+  start(): Promise<void> {
+    if (this.state === "running") return Promise.resolve();
+    if (this.state === "starting") return this.starting!;
+    if (this.state === "stopping") return Promise.reject(new MeshworkRulesError("engine_stopping", "the engine is stopping; wait for stop() before starting it again", { retryable: true }));
+    this.state = "starting";
+    this.starting = this.resume().then(
+      () => {
+        this.state = "running";
+        this.starting = undefined;
+        this.watchdog = setInterval(() => this.checkTimeouts(), Math.min(1000, Math.max(10, this.attemptTimeoutMs / 4)));
+        this.watchdog.unref?.();
+        this.armHeapTimer();
+        for (const conn of this.conns.values()) this.pump(conn.lane);
+        this.checkIdle();
+      },
+      (error: unknown) => {
+        this.state = "new";
+        this.starting = undefined;
+        throw error;
+      },
+    );
+    return this.starting;
+  }
+
+  private async resume(): Promise<void> {
+    if (this.abort.signal.aborted) this.abort = new AbortController();
+    await this.store.open();
+    for (const status of await this.store.connectionStatuses()) {
+      const conn = this.conns.get(status.connection);
+      if (conn) conn.disabled = { at: status.disabled_at, reason: status.reason };
+    }
+    const rows = await this.store.openDeliveries();
+    const now = this.now();
+    const events = new Map<EventRow, DeliveryEvent>();
+    for (const { delivery: row, event } of rows) {
+      if (this.open.has(row.id)) continue;
+      let ctx = events.get(event);
+      if (!ctx) events.set(event, (ctx = this.eventContext(event)));
+      const rule = this.rules.get(row.rule_id);
+      if (!rule || rule.conn.config.workspace !== row.workspace) {
+        row.status = "failed";
+        row.last_error = `rule "${row.rule_id}" is no longer in the configuration; the delivery was failed when the engine started`;
+        row.next_attempt_at = null;
+        row.updated_at = now;
+        row.completed_at = now;
+        this.markDirty(row);
+        continue;
+      }
+      const live = this.makeLive(row, ctx, rule);
+      if (row.status === "processing") {
+        // At-least-once: we cannot know whether the destination got it, so it goes again now.
+        this.markDirty(row, {
+          delivery_id: row.id,
+          workspace: row.workspace,
+          event_id: row.event_id,
+          rule_id: row.rule_id,
+          attempt: row.attempt_count,
+          started_at: row.updated_at,
+          duration_ms: Math.max(0, now - row.updated_at),
+          status: null,
+          outcome: "internal_error",
+          retryable: true,
+          message: INTERRUPTED,
+          exchanges: [],
+          notes: [],
+        });
+        row.status = "retrying";
+        row.last_outcome = "internal_error";
+        row.last_error = INTERRUPTED;
+        row.next_attempt_at = now;
+        row.updated_at = now;
+      }
+      this.open.set(row.id, live);
+      const due = row.next_attempt_at ?? now;
+      if (due <= now) rule.conn.lane.push(live);
+      else this.schedule(live, due);
+    }
+    await this.flush();
+  }
+
+  async stop(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.state === "starting") await this.starting!.catch(noop);
+    if (this.state !== "running") return;
+    this.state = "stopping";
+    if (this.heapTimer !== undefined) this.clock.clearTimeout(this.heapTimer);
+    this.heapTimer = undefined;
+    this.heapTimerAt = Infinity;
+    for (const conn of this.conns.values()) {
+      if (conn.lane.wakeTimer !== undefined) this.clock.clearTimeout(conn.lane.wakeTimer);
+      conn.lane.wakeTimer = undefined;
+      conn.lane.wakeAt = Infinity;
+    }
+    const timeoutMs = options.timeoutMs ?? this.stopTimeoutMs;
+    if (!(await this.waitFor(() => this.inFlight === 0 && this.ingesting === 0, timeoutMs))) {
+      this.abort.abort(new MeshworkRulesError("engine_stopped", "the engine stopped while the attempt was in flight", { retryable: true }));
+      if (!(await this.waitFor(() => this.inFlight === 0, 1000))) {
+        for (const live of [...this.running]) this.complete(live, live.token, this.syntheticResult("timeout", true, INTERRUPTED, live));
+      }
+    }
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = undefined;
+    while (this.flushing || this.dirty.size || this.attemptsToWrite.length) {
+      if (this.flushing) await this.flushing;
+      else await this.flush();
+      if (this.flushRetry) break;
+    }
+    if (this.flushRetry) clearTimeout(this.flushRetry);
+    this.flushRetry = undefined;
+    this.open.clear();
+    this.heap.clear();
+    this.running.clear();
+    for (const conn of this.conns.values()) conn.lane.reset();
+    this.state = "stopped";
+    this.checkIdle();
+    await this.store.close();
+    this.state = "new";
+  }
+
+  private waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+    if (condition()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const started = performance.now();
+      const tick = setInterval(() => {
+        if (condition()) {
+          clearInterval(tick);
+          resolve(true);
+        } else if (performance.now() - started >= timeoutMs) {
+          clearInterval(tick);
+          resolve(false);
+        }
+      }, 5);
+    });
+  }
+
+  // ─── ingest ──────────────────────────────────────────────────────────────────────────────
+
+  async ingest(events: readonly IngestEvent[], context: { publishableKey: string }): Promise<IngestResult> {
+    if (this.state !== "running") {
+      if (this.state === "starting") await this.starting;
+      else
+        throw new MeshworkRulesError(
+          this.state === "new" ? "engine_not_started" : "engine_stopped",
+          this.state === "new" ? "the engine is not started; call engine.start() first" : "the engine is stopping and takes no more events",
+          { retryable: true },
+        );
+    }
+    const workspace = this.keys.get(context?.publishableKey);
+    if (workspace === undefined) {
+      throw new MeshworkRulesError(
+        "unknown_publishable_key",
+        `publishable key "${maskKey(String(context?.publishableKey ?? ""))}" does not belong to any workspace of this engine; check WORKSPACE_PUBLISHABLE_KEY against the config's workspaces[].publishableKeys`,
+      );
+    }
+    if (!Array.isArray(events)) throw new MeshworkRulesError("invalid_request", "events must be an array of events");
+    const now = this.now();
+    const createdBy = `publishable_key:${maskKey(context.publishableKey)}`;
+    const byEvent = this.index.get(workspace);
+    const records: IngestResult["records"] = new Array(events.length);
+    const items: Array<{ event: EventRow; deliveries: DeliveryRow[] }> = [];
+    const positions: number[] = [];
+    const rulesOf: CompiledRule[][] = [];
+    let failed = 0;
+
+    for (let i = 0; i < events.length; i++) {
+      const raw = events[i];
+      const problem = checkEvent(raw, workspace);
+      if (problem) {
+        records[i] = { message: `${problem.field}: ${problem.message}`, error: "invalid_event", field: problem.field, retryable: false };
+        failed++;
+        continue;
+      }
+      const e = raw as IngestEvent;
+      const id = e.id ?? uuidv7(now);
+      const resource = e.resource ?? null;
+      const resourceId = e.resource_id ?? null;
+      const row: EventRow = {
+        workspace,
+        id,
+        event: e.event,
+        resource,
+        resource_id: resourceId,
+        payload: e.payload,
+        created_by: createdBy,
+        created_at: now,
+        status: "pending",
+        total_rules: 0,
+        completed_count: 0,
+        failed_count: 0,
+      };
+      const deliveries: DeliveryRow[] = [];
+      const matched: CompiledRule[] = [];
+      const candidates = byEvent?.get(e.event);
+      if (candidates) {
+        for (const rule of candidates) {
+          if (rule.resource !== null && rule.resource !== resource) continue;
+          if (rule.resourceId !== null && rule.resourceId !== resourceId) continue;
+          if (rule.predicate && !rule.predicate(e.payload)) continue;
+          const deliveryId = uuidv7(now);
+          matched.push(rule);
+          deliveries.push({
+            id: deliveryId,
+            workspace,
+            event_id: id,
+            rule_id: rule.config.id,
+            connection: rule.conn.config.id,
+            action: rule.action,
+            integration_type: rule.conn.config.type,
+            event: e.event,
+            status: "pending",
+            attempt_count: 0,
+            round_start: 0,
+            next_attempt_at: null,
+            last_error: null,
+            last_outcome: null,
+            idempotency_key: deliveryId,
+            created_at: now,
+            updated_at: now,
+            completed_at: null,
+          });
+        }
+      }
+      row.total_rules = deliveries.length;
+      row.status = deliveries.length ? "pending" : "completed";
+      items.push({ event: row, deliveries });
+      positions.push(i);
+      rulesOf.push(matched);
+    }
+
+    if (items.length) {
+      this.ingesting++;
+      let results;
+      try {
+        results = await this.store.insertEvents(items);
+      } catch (error) {
+        throw MeshworkRulesError.isInstance(error)
+          ? error
+          : new MeshworkRulesError("store_error", `storing the events failed: ${(error as Error)?.message ?? String(error)}`, { retryable: true, cause: error });
+      } finally {
+        this.ingesting--;
+      }
+      const touched = new Set<Lane<Live>>();
+      for (let k = 0; k < results.length; k++) {
+        const result = results[k]!;
+        records[positions[k]!] = publicRecord(result.event);
+        if (!result.inserted) continue;
+        const item = items[k]!;
+        if (item.deliveries.length === 0) continue;
+        const ctx = this.eventContext(item.event);
+        const matched = rulesOf[k]!;
+        for (let d = 0; d < item.deliveries.length; d++) {
+          const rule = matched[d]!;
+          const live = this.makeLive(item.deliveries[d]!, ctx, rule);
+          this.open.set(live.row.id, live);
+          const first = rule.conn.retry.schedule[0] ?? 0;
+          if (first > 0 && this.state === "running") this.schedule(live, now + jittered(first, rule.conn.retry.jitter, this.random));
+          else {
+            rule.conn.lane.push(live);
+            touched.add(rule.conn.lane);
+          }
+        }
+      }
+      if (this.state === "running") for (const lane of touched) this.pump(lane);
+    }
+    this.checkIdle();
+    const count = events.length - failed;
+    return failed ? { count, error_count: failed, records } : { count, records };
+  }
+
+  private eventContext(row: EventRow): DeliveryEvent {
+    return {
+      id: row.id,
+      event: row.event,
+      resource: row.resource,
+      resource_id: row.resource_id,
+      payload: row.payload,
+      workspace: row.workspace,
+      created_at: iso(row.created_at),
+    };
+  }
+
+  private makeLive(row: DeliveryRow, event: DeliveryEvent, rule: CompiledRule): Live {
+    return { row, event, rule, where: Where.Idle, key: undefined, due: 0, heapIndex: -1, token: 0, startedWall: 0, cancelRequested: false };
+  }
+
+  private keyOf(live: Live): { key: string | null; limit?: RateLimit } {
+    const limit = live.rule.keyLimit;
+    if (!limit) return { key: null };
+    try {
+      const metadata = renderTemplates(live.rule.metadata, live.event.payload);
+      return { key: String(limit.key(metadata)), limit: { requests: limit.requests, perMs: limit.perMs } };
+    } catch {
+      // The attempt will fail with a mapping error; it needs no keyed budget.
+      return { key: null };
+    }
+  }
+
+  // ─── dispatch ────────────────────────────────────────────────────────────────────────────
+
+  private schedule(live: Live, due: number): void {
+    live.due = due;
+    live.where = Where.Scheduled;
+    this.heap.push(live);
+    if (due < this.heapTimerAt) this.armHeapTimer();
+  }
+
+  private armHeapTimer(): void {
+    if (this.state !== "running") return;
+    const top = this.heap.peek();
+    if (!top) return;
+    if (this.heapTimer !== undefined) {
+      if (this.heapTimerAt <= top.due) return;
+      this.clock.clearTimeout(this.heapTimer);
+    }
+    this.heapTimerAt = top.due;
+    this.heapTimer = this.clock.setTimeout(() => this.onHeapTimer(), top.due - this.now());
+  }
+
+  private onHeapTimer(): void {
+    this.heapTimer = undefined;
+    this.heapTimerAt = Infinity;
+    if (this.state !== "running") return;
+    const now = this.now();
+    const touched = new Set<Lane<Live>>();
+    for (let top = this.heap.peek(); top && top.due <= now; top = this.heap.peek()) {
+      this.heap.pop();
+      top.rule.conn.lane.push(top);
+      touched.add(top.rule.conn.lane);
+    }
+    for (const lane of touched) this.pump(lane);
+    this.armHeapTimer();
+    this.checkIdle();
+  }
+
+  private wake(lane: Lane<Live>, at: number): void {
+    if (lane.wakeTimer !== undefined) {
+      if (lane.wakeAt <= at) return;
+      this.clock.clearTimeout(lane.wakeTimer);
+    }
+    lane.wakeAt = at;
+    lane.wakeTimer = this.clock.setTimeout(() => {
+      lane.wakeTimer = undefined;
+      lane.wakeAt = Infinity;
+      this.pump(lane);
+      this.checkIdle();
+    }, Math.max(0, at - this.now()));
+  }
+
+  private pump(lane: Lane<Live>): void {
+    if (this.state !== "running" || lane.queued === 0) return;
+    const conn = this.conns.get(lane.id)!;
+    const now = this.now();
+    if (conn.disabled) {
+      for (let live = lane.next(now); live; live = lane.next(now)) this.startAttempt(live, lane, now);
+      return;
+    }
+    if (lane.pausedUntil > now) return this.wake(lane, lane.pausedUntil);
+    while (lane.inFlight < lane.concurrency && lane.queued > 0) {
+      if (!lane.breaker.allows(now)) {
+        if (lane.breaker.state === "open") {
+          const probeAt = lane.breaker.probeAt;
+          for (const live of lane.unparked(probeAt)) {
+            live.row.next_attempt_at = probeAt;
+            this.markDirty(live.row);
+          }
+          this.wake(lane, probeAt);
+        }
+        return;
+      }
+      if (lane.window && !lane.window.available(now)) return this.wake(lane, lane.window.nextAt(now));
+      const live = lane.next(now);
+      if (!live) {
+        const at = lane.keyedNextAt(now);
+        if (at !== Infinity) this.wake(lane, at);
+        return;
+      }
+      lane.window?.take(now);
+      lane.breaker.started();
+      this.startAttempt(live, lane, now);
+    }
+  }
+
+  private startAttempt(live: Live, lane: Lane<Live>, now: number): void {
+    const row = live.row;
+    lane.inFlight++;
+    this.inFlight++;
+    row.status = "processing";
+    row.attempt_count++;
+    row.next_attempt_at = null;
+    row.updated_at = now;
+    this.markDirty(row);
+    live.where = Where.InFlight;
+    live.startedWall = performance.now();
+    const token = ++live.token;
+    this.running.add(live);
+    void this.execute(live).then(
+      (result) => this.complete(live, token, result),
+      (error: unknown) => this.complete(live, token, this.syntheticResult("internal_error", true, `the engine failed running the attempt: ${String(error)}`, live)),
+    );
+  }
+
+  private execute(live: Live): Promise<AttemptResult> {
+    const rule = live.rule;
+    const conn = rule.conn;
+    if (conn.disabled) {
+      return Promise.resolve(
+        this.syntheticResult(
+          "rejected_client_error",
+          false,
+          `connection "${conn.config.id}" is disabled since ${iso(conn.disabled.at)}: ${conn.disabled.reason}; after fixing the destination, call engine.enableConnection("${conn.config.id}")`,
+          live,
+        ),
+      );
+    }
+    let mapped: Record<string, unknown> | undefined;
+    let warnings: string[] | undefined;
+    if (rule.mapping) {
+      const outcome = rule.mapping(live.event.payload);
+      if (outcome.error) {
+        const result = this.syntheticResult("mapping_error", false, outcome.error, live);
+        result.notes = outcome.warnings.map((w) => `warning: ${w}`);
+        return Promise.resolve(result);
+      }
+      mapped = outcome.mapped;
+      if (outcome.warnings.length) warnings = outcome.warnings;
+    }
+    const attempt = runAction({
+      destination: conn.destination,
+      action: rule.action,
+      credentials: conn.config.credentials,
+      metadata: rule.metadata,
+      event: live.event,
+      ...(mapped && { mapped }),
+      idempotencyKey: live.row.idempotency_key,
+      connection: conn.info,
+      attempt: live.row.attempt_count,
+      state: conn.state,
+      ...(conn.fetch && { fetch: conn.fetch }),
+      signal: this.abort.signal,
+      ...(conn.config.timeoutMs !== undefined && { timeoutMs: conn.config.timeoutMs }),
+      now: this.now,
+      onRateLimit: conn.onRateLimit,
+    });
+    if (!warnings) return attempt;
+    const notes = warnings.map((w) => `warning: ${w}`);
+    return attempt.then((result) => ({ ...result, notes: [...notes, ...result.notes] }));
+  }
+
+  private syntheticResult(outcome: AttemptResult["outcome"], retryable: boolean, message: string, live: Live): AttemptResult {
+    const now = this.now();
+    const started = live.row.updated_at;
+    return { outcome, retryable, message, startedAt: started, durationMs: Math.max(0, now - started), exchanges: [], notes: [] };
+  }
+
+  private complete(live: Live, token: number, result: AttemptResult): void {
+    if (live.token !== token || live.where !== Where.InFlight) return;
+    live.token++;
+    this.running.delete(live);
+    const lane = live.rule.conn.lane;
+    const conn = live.rule.conn;
+    lane.inFlight--;
+    this.inFlight--;
+    const now = this.now();
+    const row = live.row;
+
+    const signal: BreakerSignal =
+      result.outcome === "delivered" || result.outcome === "rejected_client_error" || result.outcome === "auth_failed"
+        ? "success"
+        : result.outcome === "rate_limited" || result.outcome === "mapping_error" || !result.retryable
+          ? "neutral"
+          : "failure";
+    if (!conn.disabled && lane.breaker.record(signal, now)) {
+      this.logger.warn(`circuit of connection "${conn.config.id}" opened after ${lane.breaker.failures} consecutive failures; probing at ${iso(lane.breaker.probeAt)}`);
+    }
+    if (result.outcome === "rate_limited") {
+      const pause = Math.min(result.retryAfterMs ?? 1000, conn.retry.maxRetryAfterMs);
+      lane.pausedUntil = Math.max(lane.pausedUntil, now + pause);
+    }
+    if (result.disableConnection && !conn.disabled) this.disable(conn, now, result.message);
+
+    row.last_outcome = result.outcome;
+    row.updated_at = now;
+    if (result.outcome === "delivered") {
+      row.status = "completed";
+      row.last_error = null;
+    } else if (live.cancelRequested) {
+      row.status = "canceled";
+      row.last_error = result.message;
+    } else if (!result.retryable) {
+      row.status = "failed";
+      row.last_error = result.message;
+    } else {
+      const delay = nextDelay(conn.retry, row.attempt_count - row.round_start, result.retryAfterMs, this.random);
+      row.last_error = result.message;
+      if (delay === undefined) {
+        row.status = "failed";
+        row.last_error = `${result.message} (gave up after ${row.attempt_count - row.round_start} attempts)`;
+      } else {
+        row.status = "retrying";
+        row.next_attempt_at = now + delay;
+      }
+    }
+    const attempt: AttemptRow = {
+      delivery_id: row.id,
+      workspace: row.workspace,
+      event_id: row.event_id,
+      rule_id: row.rule_id,
+      attempt: row.attempt_count,
+      started_at: result.startedAt,
+      duration_ms: result.durationMs,
+      status: result.status ?? null,
+      outcome: result.outcome,
+      retryable: result.retryable,
+      message: result.message,
+      exchanges: result.exchanges,
+      notes: result.notes,
+    };
+    if (row.status === "retrying") {
+      live.where = Where.Idle;
+      if (row.next_attempt_at! <= now && this.state === "running") {
+        lane.push(live);
+      } else this.schedule(live, row.next_attempt_at!);
+    } else {
+      row.completed_at = now;
+      row.next_attempt_at = null;
+      live.where = Where.Done;
+      this.open.delete(row.id);
+    }
+    this.markDirty(row, attempt);
+    if (this.listeners.delivery.size) this.emitDelivery(row);
+    this.pump(lane);
+    this.checkIdle();
+  }
+
+  private disable(conn: Conn, now: number, reason: string): void {
+    conn.disabled = { at: now, reason };
+    this.logger.warn(`connection "${conn.config.id}" disabled: ${reason}`);
+    this.store.setConnectionStatus(conn.config.id, { connection: conn.config.id, disabled_at: now, reason }).catch((error: unknown) => this.reportError(error));
+  }
+
+  async enableConnection(connectionId: string): Promise<void> {
+    const conn = this.connection(connectionId);
+    conn.disabled = undefined;
+    conn.lane.breaker.record("success", this.now());
+    await this.store.setConnectionStatus(connectionId, null);
+  }
+
+  private checkTimeouts(): void {
+    if (this.running.size === 0) return;
+    const limit = performance.now() - this.attemptTimeoutMs;
+    for (const live of [...this.running]) {
+      if (live.startedWall <= limit) {
+        this.complete(live, live.token, this.syntheticResult("timeout", true, `the attempt did not finish within ${this.attemptTimeoutMs} ms; its result, if any, is ignored`, live));
+      }
+    }
+  }
+
+  // ─── writes ──────────────────────────────────────────────────────────────────────────────
+
+  private markDirty(row: DeliveryRow, attempt?: AttemptRow): void {
+    this.dirty.set(row.id, row);
+    if (attempt) this.attemptsToWrite.push(attempt);
+    if (!this.flushScheduled && !this.flushing) {
+      this.flushScheduled = true;
+      setImmediate(this.flushNow);
+    }
+  }
+
+  /** Writes every change since the last flush in one store call (one transaction: group commit). */
+  private flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    this.flushScheduled = false;
+    if (this.dirty.size === 0 && this.attemptsToWrite.length === 0) {
+      this.checkIdle();
+      return Promise.resolve();
+    }
+    const deliveries: DeliveryRow[] = [];
+    for (const row of this.dirty.values()) deliveries.push({ ...row });
+    const attempts = this.attemptsToWrite;
+    this.dirty.clear();
+    this.attemptsToWrite = [];
+    this.flushing = this.store.write({ deliveries, attempts }).then(
+      () => {
+        this.flushing = undefined;
+        if ((this.dirty.size || this.attemptsToWrite.length) && !this.flushScheduled) {
+          this.flushScheduled = true;
+          setImmediate(this.flushNow);
+        }
+        this.checkIdle();
+      },
+      (error: unknown) => {
+        this.flushing = undefined;
+        for (const row of deliveries) if (!this.dirty.has(row.id)) this.dirty.set(row.id, row);
+        this.attemptsToWrite = [...attempts, ...this.attemptsToWrite];
+        this.reportError(error);
+        if (this.state === "running" || this.state === "stopping") {
+          this.flushRetry = setTimeout(() => {
+            this.flushRetry = undefined;
+            void this.flush();
+          }, 1000);
+          this.flushRetry.unref?.();
+        }
+      },
+    );
+    return this.flushing;
+  }
+
+  private reportError(error: unknown): void {
+    const wrapped = error instanceof Error ? error : new MeshworkRulesError("internal_error", String(error));
+    if (this.listeners.error.size) for (const listener of this.listeners.error) listener(wrapped);
+    else this.logger.error(wrapped.message, wrapped);
+  }
+
+  /** Writes pending changes now, so reads see them. */
+  private async settle(): Promise<void> {
+    for (let i = 0; i < 10 && (this.flushing || this.dirty.size || this.attemptsToWrite.length); i++) {
+      if (this.flushing) await this.flushing.catch(noop);
+      else if (this.state === "stopped") break;
+      else await this.flush().catch(noop);
+    }
+  }
+
+  // ─── drain ───────────────────────────────────────────────────────────────────────────────
+
+  private quiet(): boolean {
+    if (this.inFlight > 0 || this.ingesting > 0 || this.flushing || this.flushScheduled || this.dirty.size || this.attemptsToWrite.length) return false;
+    if (this.state === "starting") return false;
+    if (this.state !== "running" || isTestClock(this.clock)) return true;
+    const now = this.now();
+    const top = this.heap.peek();
+    if (top && top.due <= now) return false;
+    for (const conn of this.conns.values()) {
+      const lane = conn.lane;
+      if (lane.queued > 0 && !(lane.breaker.state === "open" && lane.breaker.probeAt > now)) return false;
+    }
+    return true;
+  }
+
+  private checkIdle(): void {
+    if (this.idleWaiters.length === 0 || !this.quiet()) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  private idle(): Promise<void> {
+    if (this.quiet()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  async drain(options: DrainOptions = {}): Promise<void> {
+    if (options.advanceClock && !isTestClock(this.clock)) {
+      throw new MeshworkRulesError("invalid_request", "drain({ advanceClock: true }) needs a test clock: createEngine({ clock: createTestClock() })");
+    }
+    if (this.state === "starting") await this.starting;
+    const keepAlive = setInterval(noop, 1 << 30);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout =
+      options.timeoutMs === undefined
+        ? undefined
+        : new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new MeshworkRulesError("drain_timeout", `drain did not finish within ${options.timeoutMs} ms (${this.open.size} deliveries open, ${this.inFlight} in flight)`, { retryable: true })), options.timeoutMs);
+          });
+    const run = async () => {
+      for (;;) {
+        await this.idle();
+        if (!options.advanceClock || this.state !== "running") return;
+        const clock = this.clock as import("./types.js").TestClock;
+        if (this.open.size === 0) return;
+        const next = clock.nextTimerAt();
+        if (next === undefined || (options.until !== undefined && next > options.until)) return;
+        clock.advanceTo(Math.max(next, clock.now()));
+        // Let the attempts the timers started begin before checking again.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    try {
+      await (timeout ? Promise.race([run(), timeout]) : run());
+    } finally {
+      clearInterval(keepAlive);
+      if (timer) clearTimeout(timer);
+    }
+  }
+
+  // ─── history and control ─────────────────────────────────────────────────────────────────
+
+  events = {
+    list: async (query: EventListQuery = {}): Promise<Page<EventSummary>> => {
+      const limit = query.limit === undefined ? 50 : Math.trunc(query.limit);
+      if (!(limit >= 1 && limit <= 500)) throw new MeshworkRulesError("invalid_request", `limit: must be between 1 and 500, got ${query.limit}`);
+      await this.settle();
+      const rows = await this.store.listEvents({
+        ...(query.workspace !== undefined && { workspaces: asArray(query.workspace)! }),
+        ...(query.status !== undefined && { statuses: asArray(query.status)! as EventStatus[] }),
+        ...(query.event !== undefined && { event: query.event }),
+        ...(query.resource !== undefined && { resource: query.resource }),
+        ...(query.resource_id !== undefined && { resource_id: query.resource_id }),
+        ...(query.since !== undefined && { since: toTime(query.since, "since")! }),
+        ...(query.until !== undefined && { until: toTime(query.until, "until")! }),
+        ...(query.cursor && { beforeSeq: decodeCursor(query.cursor) }),
+        limit: limit + 1,
+      });
+      const page = rows.slice(0, limit);
+      return {
+        count: page.length,
+        limit,
+        next_cursor: rows.length > limit ? encodeCursor(page[page.length - 1]!.seq!) : null,
+        records: page.map(publicSummary),
+      };
+    },
+
+    get: async (eventId: string, options: { workspace?: string } = {}): Promise<EventDetail | undefined> => {
+      await this.settle();
+      const row = await this.findEvent(eventId, options.workspace);
+      if (!row) return undefined;
+      const deliveries = (await this.store.eventDeliveries(row.workspace, row.id)).map((d) => this.open.get(d.id)?.row ?? d);
+      const summary = summarizeDeliveries(deliveries);
+      return {
+        ...publicSummary({ ...row, ...summary }),
+        payload: row.payload,
+        deliveries: deliveries.map(publicDelivery),
+      };
+    },
+
+    cancel: async (eventId: string, options: { workspace?: string } = {}): Promise<Delivery[]> => {
+      await this.settle();
+      const row = await this.findEvent(eventId, options.workspace);
+      if (!row) throw new MeshworkRulesError("not_found", `event "${eventId}" not found`);
+      const out: Delivery[] = [];
+      for (const delivery of await this.store.eventDeliveries(row.workspace, row.id)) {
+        const live = this.open.get(delivery.id);
+        if (live) out.push(this.cancelLive(live));
+      }
+      return out;
+    },
+  };
+
+  attempts = {
+    list: async (eventId: string, ruleId: string): Promise<Attempt[]> => {
+      await this.settle();
+      const found = await this.findDelivery(eventId, ruleId);
+      return (await this.store.listAttempts(found.delivery.id)).map(publicAttempt);
+    },
+  };
+
+  private async findEvent(eventId: string, workspace: string | undefined): Promise<EventRow | undefined> {
+    const rows = await this.store.getEvents(eventId, workspace);
+    if (rows.length > 1) {
+      throw new MeshworkRulesError(
+        "ambiguous_event_id",
+        `event id "${eventId}" exists in workspaces ${rows.map((r) => `"${r.workspace}"`).join(", ")}; pass { workspace } to choose`,
+      );
+    }
+    return rows[0];
+  }
+
+  private async findDelivery(eventId: string, ruleId: string) {
+    const rule = this.rules.get(ruleId);
+    if (rule) {
+      const found = await this.store.getDelivery(rule.config.workspace, eventId, ruleId);
+      if (found) return found;
+    } else {
+      for (const event of await this.store.getEvents(eventId)) {
+        const found = await this.store.getDelivery(event.workspace, eventId, ruleId);
+        if (found) return found;
+      }
+    }
+    throw new MeshworkRulesError("not_found", `no delivery of event "${eventId}" for rule "${ruleId}"`);
+  }
+
+  async retry(eventId: string, ruleId: string): Promise<Delivery> {
+    this.assertRunning();
+    await this.settle();
+    const found = await this.findDelivery(eventId, ruleId);
+    const live = this.open.get(found.delivery.id);
+    if (live) {
+      if (live.where === Where.InFlight) return publicDelivery(live.row);
+      this.restart(live);
+      return publicDelivery(live.row);
+    }
+    const row = found.delivery;
+    if (row.status === "completed") {
+      throw new MeshworkRulesError("invalid_state", `the delivery is already completed; to send it again use engine.replay({ workspace: "${row.workspace}", status: "completed", rule: "${ruleId}", ... })`);
+    }
+    const restarted = this.revive(found.delivery, found.event);
+    return publicDelivery(restarted.row);
+  }
+
+  /** Makes a finished delivery open again with a fresh round of attempts. */
+  private revive(row: DeliveryRow, event: EventRow): Live {
+    const rule = this.rules.get(row.rule_id);
+    if (!rule || rule.conn.config.workspace !== row.workspace) {
+      throw new MeshworkRulesError("invalid_state", `rule "${row.rule_id}" is no longer in the configuration, so its deliveries cannot run again`);
+    }
+    const live = this.makeLive(row, this.eventContext(event), rule);
+    this.open.set(row.id, live);
+    this.restart(live);
+    return live;
+  }
+
+  private restart(live: Live): void {
+    const row = live.row;
+    const lane = live.rule.conn.lane;
+    if (live.where === Where.Scheduled) this.heap.remove(live);
+    if (live.where === Where.Queued) lane.forget(live);
+    live.cancelRequested = false;
+    const now = this.now();
+    row.status = "pending";
+    row.round_start = row.attempt_count;
+    row.next_attempt_at = null;
+    row.completed_at = null;
+    row.updated_at = now;
+    this.markDirty(row);
+    lane.push(live);
+    if (this.listeners.delivery.size) this.emitDelivery(row);
+    this.pump(lane);
+  }
+
+  async cancel(eventId: string, ruleId: string): Promise<Delivery> {
+    this.assertRunning();
+    await this.settle();
+    const found = await this.findDelivery(eventId, ruleId);
+    const live = this.open.get(found.delivery.id);
+    if (!live) throw new MeshworkRulesError("invalid_state", `the delivery is already ${found.delivery.status}; only pending, processing or retrying deliveries can be canceled`);
+    return this.cancelLive(live);
+  }
+
+  private cancelLive(live: Live): Delivery {
+    const row = live.row;
+    const now = this.now();
+    if (live.where === Where.InFlight) {
+      live.cancelRequested = true;
+      return publicDelivery(row);
+    }
+    if (live.where === Where.Scheduled) this.heap.remove(live);
+    if (live.where === Where.Queued) live.rule.conn.lane.forget(live);
+    live.where = Where.Done;
+    row.status = "canceled";
+    row.next_attempt_at = null;
+    row.updated_at = now;
+    row.completed_at = now;
+    this.open.delete(row.id);
+    this.markDirty(row);
+    if (this.listeners.delivery.size) this.emitDelivery(row);
+    this.checkIdle();
+    return publicDelivery(row);
+  }
+
+  async replay(query: ReplayQuery, options: { dryRun?: boolean } = {}): Promise<{ count: number }> {
+    if (!query || typeof query.workspace !== "string") throw new MeshworkRulesError("invalid_request", "replay: workspace is required");
+    const statuses = asArray(query.status) ?? ["failed"];
+    for (const status of statuses) {
+      if (!TERMINAL_REPLAYABLE.includes(status)) throw new MeshworkRulesError("invalid_request", `replay: status "${status}" cannot be replayed (only ${TERMINAL_REPLAYABLE.join(", ")})`);
+    }
+    if (!options.dryRun) this.assertRunning();
+    await this.settle();
+    const found = await this.store.findDeliveries({
+      workspace: query.workspace,
+      statuses,
+      ...(query.connection !== undefined && { connection: query.connection }),
+      ...(query.rule !== undefined && { rule: query.rule }),
+      ...(query.event !== undefined && { event: query.event }),
+      ...(query.outcome !== undefined && { outcomes: asArray(query.outcome)! }),
+      ...(query.since !== undefined && { since: toTime(query.since, "since")! }),
+      ...(query.until !== undefined && { until: toTime(query.until, "until")! }),
+    });
+    const candidates = found.filter(({ delivery }) => !this.open.has(delivery.id) && this.rules.get(delivery.rule_id)?.conn.config.workspace === delivery.workspace);
+    if (options.dryRun) return { count: candidates.length };
+    for (const { delivery, event } of candidates) this.revive(delivery, event);
+    return { count: candidates.length };
+  }
+
+  private assertRunning(): void {
+    if (this.state !== "running") throw new MeshworkRulesError("engine_not_started", "the engine is not running; call engine.start() first", { retryable: true });
+  }
+
+  // ─── misc ────────────────────────────────────────────────────────────────────────────────
+
+  on<K extends keyof EngineEvents>(name: K, listener: EngineEvents[K]): () => void {
+    (this.listeners[name] as Set<EngineEvents[K]>).add(listener);
+    return () => this.off(name, listener);
+  }
+
+  off<K extends keyof EngineEvents>(name: K, listener: EngineEvents[K]): void {
+    (this.listeners[name] as Set<EngineEvents[K]>).delete(listener);
+  }
+
+  private emitDelivery(row: DeliveryRow): void {
+    const delivery = publicDelivery(row);
+    for (const listener of this.listeners.delivery) {
+      try {
+        listener(delivery);
+      } catch (error) {
+        this.logger.error(`a "delivery" listener threw: ${String(error)}`, error);
+      }
+    }
+  }
+
+  private connection(connectionId: string): Conn {
+    const conn = this.conns.get(connectionId);
+    if (!conn) throw new MeshworkRulesError("not_found", `connection "${connectionId}" is not in the configuration`);
+    return conn;
+  }
+
+  sandbox<TSnapshot = unknown>(connectionId: string): Simulator<TSnapshot> {
+    const conn = this.connection(connectionId);
+    if (!conn.simulator) throw new MeshworkRulesError("not_sandbox", `connection "${connectionId}" is live; only mode: "sandbox" connections have a simulator`);
+    return conn.simulator as Simulator<TSnapshot>;
+  }
+
+  workspaceOf(publishableKey: string): string | undefined {
+    return this.keys.get(publishableKey);
+  }
+
+  stats(): EngineStats {
+    let queued = 0;
+    const connections: EngineStats["connections"] = [];
+    for (const conn of this.conns.values()) {
+      queued += conn.lane.queued;
+      connections.push({ id: conn.config.id, inFlight: conn.lane.inFlight, queued: conn.lane.queued, circuit: conn.lane.breaker.state, disabled: conn.disabled !== undefined });
+    }
+    return { open: this.open.size, inFlight: this.inFlight, queued, scheduled: this.heap.size, connections };
+  }
+}

@@ -1,0 +1,11 @@
+export { createEngine, type Engine, type EngineOptions, type EngineStats } from "./engine.js";
+export { defineConfig, env, validateConfig } from "./config.js";
+export { fromMeshesExport, type FromMeshesOptions, type MeshesConnection, type MeshesDefaultMapping, type MeshesExport, type MeshesRule, type MeshesWorkspace } from "./meshes.js";
+export { MeshworkConfigError, MeshworkRulesError, type ConfigProblem } from "./errors.js";
+export { memoryStore } from "./stores/memory.js";
+export { sqliteStore, type SqliteStoreOptions } from "./stores/sqlite.js";
+export { createTestClock, systemClock } from "./clock.js";
+export { compileCondition, type Predicate } from "./condition.js";
+export { compileMapping, type MappingOutcome } from "./mapping.js";
+export { DEFAULT_RETRY_SCHEDULE } from "./retry.js";
+export type * from "./types.js";

@@ -1,0 +1,45 @@
+import type { DeliveryRow, DeliveryStatus, EventStatus } from "../types.js";
+
+/** Statuses a delivery can still leave. */
+export const OPEN_STATUSES: readonly DeliveryStatus[] = ["pending", "processing", "retrying"];
+
+/** An event's status and counters from its deliveries (see `EventStatus`). */
+export function summarizeDeliveries(deliveries: readonly Pick<DeliveryRow, "status" | "attempt_count">[]): {
+  status: EventStatus;
+  completed_count: number;
+  failed_count: number;
+} {
+  let open = 0;
+  let started = false;
+  let completed = 0;
+  let failed = 0;
+  let canceled = 0;
+  for (const d of deliveries) {
+    switch (d.status) {
+      case "pending":
+        open++;
+        if (d.attempt_count > 0) started = true;
+        break;
+      case "processing":
+      case "retrying":
+        open++;
+        started = true;
+        break;
+      case "completed":
+        completed++;
+        break;
+      case "failed":
+        failed++;
+        break;
+      case "canceled":
+        canceled++;
+        break;
+    }
+  }
+  let status: EventStatus;
+  if (open > 0) status = started || completed + failed + canceled > 0 ? "processing" : "pending";
+  else if (failed > 0) status = "failed";
+  else if (canceled > 0 && completed === 0) status = "canceled";
+  else status = "completed";
+  return { status, completed_count: completed, failed_count: failed };
+}

@@ -1,0 +1,587 @@
+import type BetterSqlite3 from "better-sqlite3";
+import { MeshworkRulesError } from "../errors.js";
+import type {
+  AttemptRow,
+  ConnectionStatusRow,
+  DeliveryRow,
+  DeliveryWithEvent,
+  EventRow,
+  InsertResult,
+  NewEvent,
+  Store,
+  StoreDeliveryQuery,
+  StoreEventQuery,
+} from "../types.js";
+
+/** Options of `sqliteStore`. */
+export interface SqliteStoreOptions {
+  /** The database file (created when missing), or `":memory:"`. */
+  path: string;
+  /**
+   * `normal` (default) survives a crash of the process; `full` also survives a power loss,
+   * at the cost of an fsync per commit. Both use WAL.
+   */
+  synchronous?: "normal" | "full";
+  /** How long to wait for a lock held by another connection, ms. Default 5000. */
+  busyTimeoutMs?: number;
+}
+
+/** Schema migrations, applied in order; `PRAGMA user_version` records how many ran. */
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE events (
+    seq INTEGER PRIMARY KEY,
+    workspace TEXT NOT NULL,
+    id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    resource TEXT,
+    resource_id TEXT,
+    payload TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    total_rules INTEGER NOT NULL,
+    completed_count INTEGER NOT NULL DEFAULT 0,
+    failed_count INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE UNIQUE INDEX events_workspace_id ON events (workspace, id);
+  CREATE INDEX events_id ON events (id);
+  CREATE INDEX events_workspace_seq ON events (workspace, seq);
+  CREATE INDEX events_workspace_status_seq ON events (workspace, status, seq);
+  CREATE INDEX events_workspace_event_seq ON events (workspace, event, seq);
+
+  CREATE TABLE deliveries (
+    id TEXT PRIMARY KEY,
+    event_seq INTEGER NOT NULL,
+    workspace TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    rule_id TEXT NOT NULL,
+    connection TEXT NOT NULL,
+    action TEXT NOT NULL,
+    integration_type TEXT NOT NULL,
+    event TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempt_count INTEGER NOT NULL,
+    round_start INTEGER NOT NULL,
+    next_attempt_at INTEGER,
+    last_error TEXT,
+    last_outcome TEXT,
+    idempotency_key TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    completed_at INTEGER
+  ) WITHOUT ROWID;
+  CREATE UNIQUE INDEX deliveries_event_rule ON deliveries (event_seq, rule_id);
+  CREATE INDEX deliveries_open ON deliveries (next_attempt_at) WHERE status IN ('pending', 'processing', 'retrying');
+  CREATE INDEX deliveries_workspace_status ON deliveries (workspace, status, connection);
+
+  CREATE TABLE attempts (
+    delivery_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    workspace TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    rule_id TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    status INTEGER,
+    outcome TEXT NOT NULL,
+    retryable INTEGER NOT NULL,
+    message TEXT NOT NULL,
+    detail TEXT,
+    PRIMARY KEY (delivery_id, attempt)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE connection_status (
+    connection TEXT PRIMARY KEY,
+    disabled_at INTEGER NOT NULL,
+    reason TEXT NOT NULL
+  );
+  `,
+];
+
+const OPEN = "('pending', 'processing', 'retrying')";
+
+const EVENT_COLUMNS = "seq, workspace, id, event, resource, resource_id, payload, created_by, created_at, status, total_rules, completed_count, failed_count";
+const JOINED_EVENT_COLUMNS =
+  "e.seq AS e_seq, e.id AS e_id, e.resource AS e_resource, e.resource_id AS e_resource_id, e.payload AS e_payload, e.created_by AS e_created_by, e.created_at AS e_created_at, e.status AS e_status, e.total_rules AS e_total_rules, e.completed_count AS e_completed_count, e.failed_count AS e_failed_count";
+
+interface RawEvent {
+  seq: number;
+  workspace: string;
+  id: string;
+  event: string;
+  resource: string | null;
+  resource_id: string | null;
+  payload: string;
+  created_by: string;
+  created_at: number;
+  status: EventRow["status"];
+  total_rules: number;
+  completed_count: number;
+  failed_count: number;
+}
+
+type RawDelivery = DeliveryRow & { event_seq: number };
+
+type RawJoined = RawDelivery & {
+  e_seq: number;
+  e_id: string;
+  e_resource: string | null;
+  e_resource_id: string | null;
+  e_payload: string;
+  e_created_by: string;
+  e_created_at: number;
+  e_status: EventRow["status"];
+  e_total_rules: number;
+  e_completed_count: number;
+  e_failed_count: number;
+};
+
+interface RawAttempt {
+  delivery_id: string;
+  attempt: number;
+  workspace: string;
+  event_id: string;
+  rule_id: string;
+  started_at: number;
+  duration_ms: number;
+  status: number | null;
+  outcome: AttemptRow["outcome"];
+  retryable: number;
+  message: string;
+  detail: string | null;
+}
+
+function toEvent(raw: RawEvent): EventRow {
+  return {
+    seq: raw.seq,
+    workspace: raw.workspace,
+    id: raw.id,
+    event: raw.event,
+    resource: raw.resource,
+    resource_id: raw.resource_id,
+    payload: JSON.parse(raw.payload) as Record<string, unknown>,
+    created_by: raw.created_by,
+    created_at: raw.created_at,
+    status: raw.status,
+    total_rules: raw.total_rules,
+    completed_count: raw.completed_count,
+    failed_count: raw.failed_count,
+  };
+}
+
+function toDelivery(raw: RawDelivery): DeliveryRow {
+  return {
+    id: raw.id,
+    workspace: raw.workspace,
+    event_id: raw.event_id,
+    rule_id: raw.rule_id,
+    connection: raw.connection,
+    action: raw.action,
+    integration_type: raw.integration_type,
+    event: raw.event,
+    status: raw.status,
+    attempt_count: raw.attempt_count,
+    round_start: raw.round_start,
+    next_attempt_at: raw.next_attempt_at,
+    last_error: raw.last_error,
+    last_outcome: raw.last_outcome,
+    idempotency_key: raw.idempotency_key,
+    created_at: raw.created_at,
+    updated_at: raw.updated_at,
+    completed_at: raw.completed_at,
+  };
+}
+
+/** Joined rows share one parsed event per event (payloads are parsed once). */
+function toJoined(rows: RawJoined[]): DeliveryWithEvent[] {
+  const events = new Map<number, EventRow>();
+  return rows.map((raw) => {
+    let event = events.get(raw.e_seq);
+    if (!event) {
+      event = {
+        seq: raw.e_seq,
+        workspace: raw.workspace,
+        id: raw.e_id,
+        event: raw.event,
+        resource: raw.e_resource,
+        resource_id: raw.e_resource_id,
+        payload: JSON.parse(raw.e_payload) as Record<string, unknown>,
+        created_by: raw.e_created_by,
+        created_at: raw.e_created_at,
+        status: raw.e_status,
+        total_rules: raw.e_total_rules,
+        completed_count: raw.e_completed_count,
+        failed_count: raw.e_failed_count,
+      };
+      events.set(raw.e_seq, event);
+    }
+    return { delivery: toDelivery(raw), event };
+  });
+}
+
+function toAttempt(raw: RawAttempt): AttemptRow {
+  const detail = raw.detail ? (JSON.parse(raw.detail) as Pick<AttemptRow, "exchanges" | "notes">) : undefined;
+  return {
+    delivery_id: raw.delivery_id,
+    workspace: raw.workspace,
+    event_id: raw.event_id,
+    rule_id: raw.rule_id,
+    attempt: raw.attempt,
+    started_at: raw.started_at,
+    duration_ms: raw.duration_ms,
+    status: raw.status,
+    outcome: raw.outcome,
+    retryable: raw.retryable === 1,
+    message: raw.message,
+    exchanges: detail?.exchanges ?? [],
+    notes: detail?.notes ?? [],
+  };
+}
+
+/**
+ * A durable store on SQLite (better-sqlite3) in WAL mode. The schema is migrated on open
+ * (`PRAGMA user_version`); writes from the engine are grouped into one transaction per flush;
+ * history queries are indexed. One engine per database file at a time; for several processes
+ * use a Postgres store.
+ *
+ * @example
+ * const engine = createEngine({ config, destinations, store: sqliteStore({ path: "meshwork.db" }) });
+ */
+export function sqliteStore(options: SqliteStoreOptions): Store {
+  let db: BetterSqlite3.Database | undefined;
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  let s: ReturnType<typeof prepareAll> | undefined;
+
+  const statement = (sql: string) => {
+    let prepared = cache.get(sql);
+    if (!prepared) cache.set(sql, (prepared = database().prepare(sql)));
+    return prepared;
+  };
+
+  const database = () => {
+    if (!db) throw new MeshworkRulesError("store_closed", "the SQLite store is not open; call engine.start() first", { retryable: true });
+    return db;
+  };
+
+  function prepareAll(d: BetterSqlite3.Database) {
+    const insertEvent = d.prepare(
+      `INSERT INTO events (workspace, id, event, resource, resource_id, payload, created_by, created_at, status, total_rules)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (workspace, id) DO NOTHING`,
+    );
+    const findEvent = d.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE workspace = ? AND id = ?`);
+    const insertDelivery = d.prepare(
+      `INSERT INTO deliveries (id, event_seq, workspace, event_id, rule_id, connection, action, integration_type, event, status,
+         attempt_count, round_start, next_attempt_at, last_error, last_outcome, idempotency_key, created_at, updated_at, completed_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const updateDelivery = d.prepare(
+      `UPDATE deliveries SET status = ?, attempt_count = ?, round_start = ?, next_attempt_at = ?, last_error = ?, last_outcome = ?,
+         updated_at = ?, completed_at = ? WHERE id = ? RETURNING event_seq`,
+    );
+    updateDelivery.pluck(true);
+    const insertAttempt = d.prepare(
+      `INSERT OR REPLACE INTO attempts (delivery_id, attempt, workspace, event_id, rule_id, started_at, duration_ms, status, outcome, retryable, message, detail)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const refreshEvent = d.prepare(
+      `UPDATE events SET (status, completed_count, failed_count) = (
+         SELECT CASE
+             WHEN sum(status IN ${OPEN}) > 0 THEN
+               CASE WHEN sum(status IN ('processing', 'retrying', 'completed', 'failed', 'canceled') OR attempt_count > 0) > 0
+                 THEN 'processing' ELSE 'pending' END
+             WHEN sum(status = 'failed') > 0 THEN 'failed'
+             WHEN sum(status = 'canceled') > 0 AND sum(status = 'completed') = 0 THEN 'canceled'
+             ELSE 'completed' END,
+           sum(status = 'completed'), sum(status = 'failed')
+         FROM deliveries WHERE event_seq = ?1)
+       WHERE seq = ?1`,
+    );
+    const insertMany = d.transaction((items: NewEvent[]) => {
+      const results: InsertResult[] = new Array(items.length);
+      for (let i = 0; i < items.length; i++) {
+        const { event, deliveries } = items[i]!;
+        const status = deliveries.length ? "pending" : "completed";
+        const info = insertEvent.run(
+          event.workspace,
+          event.id,
+          event.event,
+          event.resource,
+          event.resource_id,
+          JSON.stringify(event.payload),
+          event.created_by,
+          event.created_at,
+          status,
+          deliveries.length,
+        );
+        if (info.changes === 0) {
+          results[i] = { inserted: false, event: toEvent(findEvent.get(event.workspace, event.id) as RawEvent) };
+          continue;
+        }
+        const seq = Number(info.lastInsertRowid);
+        for (const r of deliveries) {
+          insertDelivery.run(
+            r.id,
+            seq,
+            r.workspace,
+            r.event_id,
+            r.rule_id,
+            r.connection,
+            r.action,
+            r.integration_type,
+            r.event,
+            r.status,
+            r.attempt_count,
+            r.round_start,
+            r.next_attempt_at,
+            r.last_error,
+            r.last_outcome,
+            r.idempotency_key,
+            r.created_at,
+            r.updated_at,
+            r.completed_at,
+          );
+        }
+        results[i] = { inserted: true, event: { ...event, seq, status, total_rules: deliveries.length, completed_count: 0, failed_count: 0 } };
+      }
+      return results;
+    });
+    const writeMany = d.transaction((deliveries: DeliveryRow[], attempts: AttemptRow[]) => {
+      const touched = new Set<number>();
+      for (const r of deliveries) {
+        const seq = updateDelivery.get(
+          r.status,
+          r.attempt_count,
+          r.round_start,
+          r.next_attempt_at,
+          r.last_error,
+          r.last_outcome,
+          r.updated_at,
+          r.completed_at,
+          r.id,
+        ) as number | undefined;
+        if (seq !== undefined) touched.add(seq);
+      }
+      for (const a of attempts) {
+        const detail = a.exchanges.length || a.notes.length ? JSON.stringify({ exchanges: a.exchanges, notes: a.notes }) : null;
+        insertAttempt.run(
+          a.delivery_id,
+          a.attempt,
+          a.workspace,
+          a.event_id,
+          a.rule_id,
+          a.started_at,
+          a.duration_ms,
+          a.status,
+          a.outcome,
+          a.retryable ? 1 : 0,
+          a.message,
+          detail,
+        );
+      }
+      for (const seq of touched) refreshEvent.run(seq);
+    });
+    return { insertMany, writeMany };
+  }
+
+  const migrate = (d: BetterSqlite3.Database) => {
+    const version = d.pragma("user_version", { simple: true }) as number;
+    if (version > MIGRATIONS.length) {
+      throw new MeshworkRulesError(
+        "store_version",
+        `${options.path} has schema version ${version}, newer than this @meshwork/rules knows (${MIGRATIONS.length}); upgrade @meshwork/rules`,
+      );
+    }
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      d.transaction(() => {
+        d.exec(MIGRATIONS[v]!);
+        d.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  };
+
+  const wrap = <T>(what: string, fn: () => T): T => {
+    try {
+      return fn();
+    } catch (error) {
+      if (MeshworkRulesError.isInstance(error)) throw error;
+      const code = (error as { code?: string }).code ?? "";
+      const retryable = /BUSY|LOCKED|IOERR|FULL/.test(code);
+      throw new MeshworkRulesError("store_error", `SQLite ${what} failed: ${(error as Error).message}`, { retryable, cause: error });
+    }
+  };
+
+  return {
+    name: "sqlite",
+
+    async open() {
+      if (db) return;
+      let Database: typeof BetterSqlite3;
+      try {
+        Database = ((await import("better-sqlite3")) as unknown as { default: typeof BetterSqlite3 }).default;
+      } catch (error) {
+        throw new MeshworkRulesError("store_unavailable", "sqliteStore needs the better-sqlite3 package (npm install better-sqlite3)", { cause: error });
+      }
+      const d = wrap("open", () => new Database(options.path));
+      try {
+        d.pragma("journal_mode = WAL");
+        d.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
+        d.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+        d.pragma("temp_store = MEMORY");
+        d.pragma("cache_size = -32000");
+        wrap("migration", () => migrate(d));
+        s = prepareAll(d);
+        db = d;
+      } catch (error) {
+        d.close();
+        throw error;
+      }
+    },
+
+    async close() {
+      if (!db) return;
+      try {
+        db.pragma("wal_checkpoint(TRUNCATE)");
+      } catch {
+        // Another reader holds the WAL; it is checkpointed next time.
+      }
+      db.close();
+      db = undefined;
+      s = undefined;
+      cache.clear();
+    },
+
+    async insertEvents(items) {
+      database();
+      return wrap("insert", () => s!.insertMany(items));
+    },
+
+    async write(batch) {
+      database();
+      if (batch.deliveries.length === 0 && batch.attempts.length === 0) return;
+      wrap("write", () => s!.writeMany(batch.deliveries, batch.attempts));
+    },
+
+    async openDeliveries() {
+      const rows = statement(
+        `SELECT d.*, ${JOINED_EVENT_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
+         WHERE d.status IN ${OPEN} ORDER BY e.seq, d.id`,
+      ).all() as RawJoined[];
+      return toJoined(rows);
+    },
+
+    async dueDeliveries(time, limit) {
+      const rows = statement(
+        `SELECT d.*, ${JOINED_EVENT_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
+         WHERE d.status IN ${OPEN} AND ifnull(d.next_attempt_at, 0) <= ? ORDER BY d.next_attempt_at LIMIT ?`,
+      ).all(time, limit) as RawJoined[];
+      return toJoined(rows);
+    },
+
+    async getEvents(id, workspace) {
+      const rows =
+        workspace === undefined
+          ? (statement(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ?`).all(id) as RawEvent[])
+          : (statement(`SELECT ${EVENT_COLUMNS} FROM events WHERE workspace = ? AND id = ?`).all(workspace, id) as RawEvent[]);
+      return rows.map(toEvent);
+    },
+
+    async listEvents(query: StoreEventQuery) {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (query.workspaces) {
+        where.push(`workspace IN (${query.workspaces.map(() => "?").join(", ")})`);
+        params.push(...query.workspaces);
+      }
+      if (query.statuses) {
+        where.push(`status IN (${query.statuses.map(() => "?").join(", ")})`);
+        params.push(...query.statuses);
+      }
+      for (const key of ["event", "resource", "resource_id"] as const) {
+        if (query[key] !== undefined) {
+          where.push(`${key} = ?`);
+          params.push(query[key]);
+        }
+      }
+      if (query.since !== undefined) {
+        where.push("created_at >= ?");
+        params.push(query.since);
+      }
+      if (query.until !== undefined) {
+        where.push("created_at < ?");
+        params.push(query.until);
+      }
+      if (query.beforeSeq !== undefined) {
+        where.push("seq < ?");
+        params.push(query.beforeSeq);
+      }
+      const sql = `SELECT ${EVENT_COLUMNS} FROM events ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ?`;
+      return (statement(sql).all(...params, query.limit) as RawEvent[]).map(toEvent);
+    },
+
+    async eventDeliveries(workspace, eventId) {
+      const rows = statement(
+        `SELECT d.* FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE e.workspace = ? AND e.id = ? ORDER BY d.id`,
+      ).all(workspace, eventId) as RawDelivery[];
+      return rows.map(toDelivery);
+    },
+
+    async getDelivery(workspace, eventId, ruleId) {
+      const rows = statement(
+        `SELECT d.*, ${JOINED_EVENT_COLUMNS} FROM events e JOIN deliveries d ON d.event_seq = e.seq
+         WHERE e.workspace = ? AND e.id = ? AND d.rule_id = ?`,
+      ).all(workspace, eventId, ruleId) as RawJoined[];
+      return toJoined(rows)[0];
+    },
+
+    async listAttempts(deliveryId) {
+      const rows = statement(`SELECT * FROM attempts WHERE delivery_id = ? ORDER BY attempt`).all(deliveryId) as RawAttempt[];
+      return rows.map(toAttempt);
+    },
+
+    async findDeliveries(query: StoreDeliveryQuery) {
+      const where = [`d.workspace = ?`, `d.status IN (${query.statuses.map(() => "?").join(", ")})`];
+      const params: unknown[] = [query.workspace, ...query.statuses];
+      if (query.connection !== undefined) {
+        where.push("d.connection = ?");
+        params.push(query.connection);
+      }
+      if (query.rule !== undefined) {
+        where.push("d.rule_id = ?");
+        params.push(query.rule);
+      }
+      if (query.event !== undefined) {
+        where.push("d.event = ?");
+        params.push(query.event);
+      }
+      if (query.outcomes) {
+        where.push(`d.last_outcome IN (${query.outcomes.map(() => "?").join(", ")})`);
+        params.push(...query.outcomes);
+      }
+      if (query.since !== undefined) {
+        where.push("e.created_at >= ?");
+        params.push(query.since);
+      }
+      if (query.until !== undefined) {
+        where.push("e.created_at < ?");
+        params.push(query.until);
+      }
+      const rows = statement(
+        `SELECT d.*, ${JOINED_EVENT_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE ${where.join(" AND ")} ORDER BY e.seq, d.id`,
+      ).all(...params) as RawJoined[];
+      return toJoined(rows);
+    },
+
+    async connectionStatuses() {
+      return statement(`SELECT connection, disabled_at, reason FROM connection_status`).all() as ConnectionStatusRow[];
+    },
+
+    async setConnectionStatus(connection, status) {
+      if (status) {
+        statement(`INSERT OR REPLACE INTO connection_status (connection, disabled_at, reason) VALUES (?, ?, ?)`).run(connection, status.disabled_at, status.reason);
+      } else {
+        statement(`DELETE FROM connection_status WHERE connection = ?`).run(connection);
+      }
+    },
+  };
+}
