@@ -7,7 +7,12 @@ import { fieldValue } from "./schema.js";
 const metadata = z.object({
   /** Custom field values by field id, e.g. `{ "12": "{{plan}}" }`; the rule mapping can add more. */
   fields: z
-    .record(z.string().regex(/^\d+$/, "custom fields go by numeric field id (GET /api/3/fields)"), fieldValue)
+    .record(z.string(), fieldValue)
+    .superRefine((fields, ctx) => {
+      for (const id of Object.keys(fields)) {
+        if (!/^\d+$/.test(id)) ctx.addIssue({ code: "custom", path: [id], message: "custom fields go by numeric field id (GET /api/3/fields)" });
+      }
+    })
     .optional(),
 });
 
