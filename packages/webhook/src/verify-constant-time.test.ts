@@ -1,11 +1,12 @@
 // verifyWebhook must compare signatures with crypto.timingSafeEqual, never with === on strings.
+import type * as crypto from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
 import { VECTOR } from "./__fixtures__/deliveries.js";
 import { verifyWebhook } from "./index.js";
 
 const { timingSafeEqual } = vi.hoisted(() => ({ timingSafeEqual: vi.fn() }));
 vi.mock("node:crypto", async (importOriginal) => {
-  const actual = await importOriginal<typeof import("node:crypto")>();
+  const actual = await importOriginal<typeof crypto>();
   timingSafeEqual.mockImplementation(actual.timingSafeEqual);
   return { ...actual, default: { ...actual, timingSafeEqual }, timingSafeEqual };
 });
