@@ -49,6 +49,9 @@ type Listener = (event: never) => void;
 
 const noop = () => {};
 
+/** Failed requests in a row that open the circuit. */
+const CIRCUIT_THRESHOLD = 3;
+
 const unref = <T>(timer: T, keepAlive = false): T => {
   if (!keepAlive) (timer as { unref?: () => void }).unref?.();
   return timer;
@@ -134,8 +137,11 @@ export function createClient<Events extends { [K in keyof Events]: object } = Ev
   let failed = 0;
   let dropped = 0;
 
-  // The shared circuit: while `openUntil` is ahead nothing is sent; then one probe goes alone.
-  let failures = 0;
+  // The shared circuit. A failed batch first backs off on its own; after CIRCUIT_THRESHOLD failed
+  // requests in a row (or a Retry-After) the circuit opens: nothing is sent until `openUntil`,
+  // then one probe goes alone, and only its success lets the other batches through again.
+  let streak = 0;
+  let open = false;
   let openUntil = 0;
   let epoch = 0;
   let probe: Batch | undefined;
@@ -280,7 +286,7 @@ export function createClient<Events extends { [K in keyof Events]: object } = Ev
     fire("retry", () => ({
       ids: batch.entries.map((entry) => entry.id),
       attempt: batch.attempts,
-      delayMs: Math.max(0, Math.max(notBefore, openUntil) - now),
+      delayMs: Math.max(0, Math.max(notBefore, open ? openUntil : 0) - now),
       error,
     }));
   }
@@ -330,7 +336,7 @@ export function createClient<Events extends { [K in keyof Events]: object } = Ev
     if (state === "closed" || loading) return;
     const now = Date.now();
     while (inFlight.size < maxInFlight && !probe) {
-      if (openUntil > now) {
+      if (open && openUntil > now) {
         arm(openUntil);
         break;
       }
@@ -346,7 +352,7 @@ export function createClient<Events extends { [K in keyof Events]: object } = Ev
     batch.attempts++;
     batch.firstAt ||= now;
     batch.epoch = epoch;
-    if (failures > 0) probe = batch;
+    if (open) probe = batch;
     const controller = new AbortController();
     batch.controller = controller;
     const timeout = new MeshworkDeliveryError(`no answer within ${timeoutMs} ms`, { code: "timeout", retryable: true });
@@ -377,17 +383,19 @@ export function createClient<Events extends { [K in keyof Events]: object } = Ev
     const current = batch.epoch === epoch;
     if (outcome.kind === "retry") {
       const retryAfter = outcome.retryAfterMs === undefined ? undefined : Math.min(outcome.retryAfterMs, maxRetryAfterMs);
-      if (current) {
-        failures++;
+      if (current && (++streak >= CIRCUIT_THRESHOLD || open || retryAfter !== undefined)) {
+        open = true;
         epoch++;
-        openUntil = now + (retryAfter ?? backoff(failures, baseDelayMs, maxDelayMs));
+        openUntil = now + (retryAfter ?? backoff(Math.max(1, streak - CIRCUIT_THRESHOLD + 1), baseDelayMs, maxDelayMs));
       } else if (retryAfter !== undefined) {
+        open = true;
         openUntil = Math.max(openUntil, now + retryAfter);
       }
-      requeue(batch, outcome.error, 0, now);
+      requeue(batch, outcome.error, open ? 0 : now + backoff(batch.attempts, baseDelayMs, maxDelayMs), now);
     } else {
       if (current) {
-        failures = 0;
+        streak = 0;
+        open = false;
         openUntil = 0;
       }
       if (outcome.kind === "fail") {

@@ -270,6 +270,26 @@ describe("giving up", () => {
   });
 });
 
+describe("a sporadic failure", () => {
+  it("backs off only the failed batch; the others keep flowing", async () => {
+    fakeTimers();
+    vi.spyOn(Math, "random").mockReturnValue(0.5);
+    const sink = bulkSink(server);
+    sink.respond((request, i) => (i === 0 ? problem(503) : created(request)));
+    const client = make({ flushAt: 10, maxInFlight: 2, retry: { baseDelayMs: 1000, maxDelayMs: 1000 } });
+    const receipts = Array.from({ length: 50 }, (_, i) => client.emit({ event: "n", payload: { i } }));
+    await advance(0);
+    expect(sink.received).toHaveLength(5);
+    expect(new Set(sink.received.slice(1).flatMap((r) => r.events.map((e) => e.payload.i))).size).toBe(40);
+    await advance(499);
+    expect(sink.received).toHaveLength(5);
+    await advance(1);
+    expect(sink.received).toHaveLength(6);
+    expect(sink.received[5]!.key).toBe(sink.received[0]!.key);
+    await Promise.all(receipts);
+  });
+});
+
 describe("endpoint down for a while, then back", () => {
   it("holds every batch behind one circuit, probes alone, then delivers everything exactly once", async () => {
     fakeTimers();
@@ -285,15 +305,17 @@ describe("endpoint down for a while, then back", () => {
       return client.emit({ id, event: "order.placed", payload: { i } });
     });
     await advance(0);
-    expect(sink.received).toHaveLength(4);
+    // Four go at once; the first two failures back off alone and free their slots for two more
+    // batches; the third failure in a row opens the circuit, and nothing else is sent.
+    expect(sink.received).toHaveLength(6);
     // Circuit delays with random() = 0.5: 500, 1000, 2000, 2000 ms; one probe per window.
     for (const [wait, total] of [
-      [499, 4],
-      [1, 5],
-      [999, 5],
-      [1, 6],
-      [2000, 7],
-      [2000, 8],
+      [499, 6],
+      [1, 7],
+      [999, 7],
+      [1, 8],
+      [2000, 9],
+      [2000, 10],
     ] as const) {
       await advance(wait);
       expect(sink.received).toHaveLength(total);
@@ -302,7 +324,7 @@ describe("endpoint down for a while, then back", () => {
     await advance(2000);
     const stored = await Promise.all(receipts);
     expect(stored.map((receipt) => receipt.id)).toEqual(emitted);
-    expect(sink.received).toHaveLength(8 + 10);
+    expect(sink.received).toHaveLength(10 + 10);
     for (const id of emitted) expect(sink.stored.get(id)).toBe(1);
     // One Idempotency-Key per batch, carried by every retry of exactly that batch.
     const byKey = new Map<string, string[]>();
