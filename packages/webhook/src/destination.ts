@@ -1,6 +1,7 @@
 import {
   defineAction,
   defineDestination,
+  DestinationError,
   MappingError,
   PermanentError,
   RetryableError,
@@ -23,6 +24,8 @@ export const WEBHOOK_CONCURRENCY = 10;
 /** Default timeout per delivery, ms (the receiver should answer fast and process later). */
 export const WEBHOOK_TIMEOUT_MS = 15_000;
 const USER_AGENT = "Meshwork-Webhooks/1";
+/** The SSRF pre-flight's DNS lookup gives up after this. */
+const DNS_TIMEOUT_MS = 10_000;
 
 const sendWebhookMetadata = z.strictObject({
   event_type: z.string().min(1).optional(),
@@ -68,8 +71,9 @@ export function webhook(options: WebhookOptions = {}): Destination<typeof webhoo
     const { credentials, idempotencyKey, connection, request, log } = context;
     const url = target(credentials.url);
     try {
-      await guard.check(url, { resolve: connection.mode === "live" });
+      await bounded(guard.check(url, { resolve: connection.mode === "live" }), context.signal);
     } catch (error) {
+      if (DestinationError.isInstance(error)) throw error;
       if (AddressRefusedError.isInstance(error)) throw new PermanentError(error.message, { cause: error });
       const code = (error as { code?: unknown }).code;
       throw new RetryableError(`DNS lookup of ${url.hostname} failed${typeof code === "string" ? `: ${code}` : ""}`, {
@@ -140,6 +144,27 @@ export function webhook(options: WebhookOptions = {}): Destination<typeof webhoo
     },
     sandbox: () => createWebhookSimulator(),
   });
+}
+
+/** Waits for the SSRF pre-flight (a DNS lookup) at most `DNS_TIMEOUT_MS`, and not past an abort. */
+async function bounded(check: Promise<void>, signal: AbortSignal): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
+  const stop = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(
+      () => reject(new RetryableError(`DNS lookup timed out after ${DNS_TIMEOUT_MS} ms`, { code: "timeout" })),
+      DNS_TIMEOUT_MS,
+    );
+    onAbort = () => reject(new RetryableError("the delivery was aborted during the DNS lookup", { code: "timeout" }));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    await Promise.race([check, stop]);
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", onAbort!);
+  }
 }
 
 /** The body, serialized once: these exact bytes are signed and sent. */

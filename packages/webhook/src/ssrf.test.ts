@@ -183,6 +183,14 @@ describe("the SSRF guard in send_webhook", () => {
     expect(result).toMatchObject({ outcome: "network_error", retryable: true, message: "DNS lookup of receiver.internal failed: ENOTFOUND" });
   });
 
+  it("gives up on a hanging DNS lookup when the attempt is aborted", async () => {
+    const lookup = vi.fn<LookupFunction>(() => new Promise(() => undefined));
+    const controller = new AbortController();
+    const pending = deliver({ url: "https://receiver.internal/hook", secrets }, { options: { lookup }, signal: controller.signal });
+    controller.abort();
+    expect(await pending).toMatchObject({ outcome: "timeout", retryable: true, message: "the delivery was aborted during the DNS lookup" });
+  });
+
   it("in sandbox mode checks scheme and literal addresses but never resolves DNS", async () => {
     const lookup = resolvesTo("10.0.0.5");
     const destination = webhook({ lookup });

@@ -13,6 +13,8 @@ const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
  * 1 MiB of a response body.
  */
 export function createPinnedFetch(lookup: NodeLookupFunction): typeof fetch {
+  // Own keep-alive pools: a socket checked under this guard's policy is never reused by another's.
+  let agents: { http: http.Agent; https: https.Agent } | undefined;
   return async function pinnedFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
     const request = new Request(input, init);
     const url = new URL(request.url);
@@ -39,8 +41,11 @@ export function createPinnedFetch(lookup: NodeLookupFunction): typeof fetch {
       };
       const onAbort = () => fail(signal.reason);
       // Looked up at call time (not bound at import) so interceptors such as msw see the request.
-      const send = url.protocol === "https:" ? https.request : http.request;
-      const outgoing = send(url, { method: request.method, headers, lookup }, (incoming: IncomingMessage) => {
+      const secure = url.protocol === "https:";
+      const send = secure ? https.request : http.request;
+      agents ??= { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+      const agent = secure ? agents.https : agents.http;
+      const outgoing = send(url, { method: request.method, headers, lookup, agent }, (incoming: IncomingMessage) => {
         const chunks: Buffer[] = [];
         let size = 0;
         const finish = () => {
