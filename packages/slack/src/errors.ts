@@ -8,7 +8,7 @@ import {
   type ResponseClassifier,
 } from "@meshwork/destination-kit";
 
-/** Slack Web API error codes that a retry cannot fix: the configuration must change. */
+/** Slack Web API error codes that a retry cannot fix: the configuration must change (`restricted_action` covers every `restricted_action_*`). */
 export const SLACK_PERMANENT_ERRORS: readonly string[] = [
   "channel_not_found",
   "not_in_channel",

@@ -162,6 +162,14 @@ describe("add_tag", () => {
     expect(result.message).toMatch(/update the connection's accessToken/);
   });
 
+  it("404 on the tag request → rejected_client_error telling the user to check the tag id", async () => {
+    intercomApi("https://api.intercom.io", [found]);
+    server.use(http.post("https://api.intercom.io/contacts/:id/tags", () => HttpResponse.json(tagNotFound, { status: 404 })));
+    const result = await run(intercom(), "add_tag", { credentials, metadata: { id: "999" } });
+    expect(result).toMatchObject({ outcome: "rejected_client_error", retryable: false, status: 404 });
+    expect(result.message).toMatch(/tag 999 \(tag_not_found: Tag not found \(request [\w-]+\)\): check that the rule's metadata\.id/);
+  });
+
   it.each([400, 403, 404, 422])("%i on the tag request → rejected_client_error", async (status) => {
     intercomApi("https://api.intercom.io", [found]);
     server.use(http.post("https://api.intercom.io/contacts/:id/tags", () => HttpResponse.json(tagNotFound, { status })));

@@ -1,4 +1,5 @@
-import { defineAction, RetryableError } from "@meshwork/destination-kit";
+import { defineAction, PermanentError, RetryableError } from "@meshwork/destination-kit";
+import { describeIntercomError } from "../classify.js";
 import { z } from "zod";
 import { contactEmail, findOrCreateContact } from "../contacts.js";
 import type { IntercomCredentials } from "../types.js";
@@ -24,10 +25,19 @@ export const addTag = defineAction<z.ZodObject<{ id: typeof tagIdSchema }>, Inte
   async perform({ payload, mapped, metadata, request }) {
     const email = contactEmail(payload, mapped);
     const { contact, created } = await findOrCreateContact(request, email);
-    const { data: tag } = await request<IntercomTag>(`/contacts/${encodeURIComponent(contact.id)}/tags`, {
+    const { status, data: tag } = await request<IntercomTag>(`/contacts/${encodeURIComponent(contact.id)}/tags`, {
       method: "POST",
       body: { id: metadata.id },
+      accept: [404],
     });
+    if (status === 404) {
+      const detail = describeIntercomError(tag) ?? "not found";
+      throw new PermanentError(
+        `Intercom could not tag contact ${contact.id} with tag ${metadata.id} (${detail}): check that the rule's ` +
+          "metadata.id is the id of an existing tag (Intercom → Settings → Tags, or GET /tags)",
+        { status },
+      );
+    }
     if (tag?.type !== "tag") throw new RetryableError("Intercom answered the tag request without the documented tag object");
     return {
       summary: `tag "${tag.name}" (${tag.id}) added to ${created ? "new " : ""}contact ${contact.id} (${email})`,
