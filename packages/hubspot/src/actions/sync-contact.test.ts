@@ -77,6 +77,14 @@ describe("sync_contact", () => {
     });
   });
 
+  it("accepts mapped properties nested under `properties` (dest: \"properties.firstname\")", async () => {
+    server.use(http.patch(`${API}/crm/v3/objects/contacts/:email`, () => HttpResponse.json(contact)));
+    const result = await run("sync_contact", { metadata: {}, mapped: { properties: { firstname: "Alex", onboarding_step: 2 } } });
+    expect(result.outcome).toBe("delivered");
+    const [patch] = await sent();
+    expect(JSON.parse(patch!.body)).toEqual({ properties: { firstname: "Alex", onboarding_step: "2", email: "alex@northstar.io" } });
+  });
+
   it("fails with mapping_error and sends nothing when there is no email", async () => {
     const result = await run("sync_contact", { metadata, payload: { user_id: "usr_5012", sequence_step: 3 } });
     expect(result).toMatchObject({ outcome: "mapping_error", retryable: false });

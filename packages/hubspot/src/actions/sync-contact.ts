@@ -10,17 +10,27 @@ const metadata = z.object({
   properties: z.record(z.string().min(1), propertyValue).optional(),
 });
 
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Date);
+
 /**
  * `sync_contact`: update-then-create by email. `PATCH /contacts/{email}?idProperty=email`; on 404
  * `POST /contacts`; on a 409 race ("Existing ID: N") `PATCH /contacts/N`. Properties come from
- * `metadata.properties` and the rule mapping (the mapping wins on a clash).
+ * `metadata.properties` and the rule mapping, flat (`dest: "firstname"`) or nested
+ * (`dest: "properties.firstname"`); the mapping wins on a clash.
  */
 export const syncContact = defineAction<typeof metadata, HubspotCredentials>({
   description: "Create or update the contact (by email) with properties from the rule and its mapping",
   metadata,
   async perform(context) {
     const email = contactEmail(context);
-    const properties = { ...toProperties(context.metadata.properties ?? {}), ...toProperties(context.mapped ?? {}), email };
+    const { properties: nested, ...flat } = context.mapped ?? {};
+    const properties = {
+      ...toProperties(context.metadata.properties ?? {}),
+      ...toProperties(flat),
+      ...(isRecord(nested) ? toProperties(nested) : toProperties({ properties: nested })),
+      email,
+    };
     const set = names(Object.keys(properties));
     const hubspot = createHubspotClient(context);
 
