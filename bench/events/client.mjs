@@ -1,6 +1,8 @@
 // One benchmark run of one client library, in its own process: emit N events of ~300-byte
 // payload in chunks of 1000 (yielding to I/O between chunks), wait until the client says it has
 // sent everything, and report enqueue cost, CPU, peak memory and timestamps to the parent.
+import { clearInterval, setImmediate, setInterval } from "node:timers";
+
 const { lib, n, endpoint } = JSON.parse(process.argv[2]);
 
 let peakRss = 0;
