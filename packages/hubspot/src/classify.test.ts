@@ -57,6 +57,26 @@ describe("429 policies", () => {
   });
 });
 
+describe("HubSpot's own 4xx that are not final", () => {
+  it("423 Locked waits 2 s", async () => {
+    server.use(
+      http.patch(`${API}/crm/v3/objects/contacts/:email`, () =>
+        HttpResponse.json({ status: "error", message: "Locked", correlationId: "c1", category: "LOCKED" }, { status: 423 }),
+      ),
+    );
+    expect(await run("sync_contact", { metadata })).toMatchObject({ outcome: "rate_limited", retryable: true, retryAfterMs: 2000 });
+  });
+
+  it("477 (portal migration) is retried", async () => {
+    server.use(
+      http.patch(`${API}/crm/v3/objects/contacts/:email`, () =>
+        HttpResponse.json({ status: "error", message: "Migration in progress", correlationId: "c2" }, { status: 477 }),
+      ),
+    );
+    expect(await run("sync_contact", { metadata })).toMatchObject({ outcome: "rejected_server_error", retryable: true, status: 477 });
+  });
+});
+
 describe("rate-limit headers", () => {
   it("feed the engine the rolling window's remaining budget", async () => {
     server.use(

@@ -2,6 +2,7 @@ import {
   AuthError,
   PermanentError,
   RateLimitedError,
+  RetryableError,
   parseRetryAfter,
   type RateLimitFeedback,
   type ResponseClassifier,
@@ -12,6 +13,8 @@ const DAY_MS = 86_400_000;
 /** Without `Retry-After`, a TEN_SECONDLY_ROLLING 429 waits the window (clamped to 1–10 s). */
 const ROLLING_MIN_MS = 1_000;
 const ROLLING_MAX_MS = 10_000;
+/** HubSpot asks for at least 2 s after a 423 Locked. */
+const LOCKED_WAIT_MS = 2_000;
 
 interface HubspotErrorBody {
   status?: string;
@@ -86,11 +89,20 @@ export function createRateLimitHeaderReader(timeZone: string): (headers: Headers
  */
 export function createHubspotClassifier(timeZone: string): ResponseClassifier {
   return ({ status, headers, data }) => {
-    if (status < 400 || !data || typeof data !== "object") return undefined;
-    const body = data as HubspotErrorBody;
+    if (status < 400) return undefined;
+    const body: HubspotErrorBody = data && typeof data === "object" ? (data as HubspotErrorBody) : {};
     const message = typeof body.message === "string" ? body.message : "";
     const ref = body.correlationId ? ` (correlationId ${body.correlationId})` : "";
-
+    if (status === 423) {
+      const retryAfterMs = parseRetryAfter(headers.get("retry-after"), Date.now()) ?? LOCKED_WAIT_MS;
+      return new RateLimitedError(`HubSpot answered 423 Locked (too many updates to the record at once): ${message}${ref}`.trim(), {
+        status,
+        retryAfterMs,
+      });
+    }
+    if (status === 477) {
+      return new RetryableError(`HubSpot answered 477: the portal is being migrated between data centres; will retry${ref}`, { status });
+    }
     if (status === 401 && body.category === "EXPIRED_AUTHENTICATION") {
       return new TokenExpiredError(`HubSpot answered 401 EXPIRED_AUTHENTICATION: ${message || "the access token expired"}${ref}`, {
         status,
