@@ -182,7 +182,10 @@ function distance(a: string, b: string): number {
 export function didYouMean(name: string, candidates: Iterable<string>): string {
   let best: string | undefined;
   let bestScore = Infinity;
-  for (const candidate of candidates) {
+  const all = [...candidates];
+  const prefixed = name.length >= 3 ? all.filter((c) => c.toLowerCase().startsWith(name.toLowerCase())) : [];
+  if (prefixed.length === 1) return `; did you mean "${prefixed[0]}"?`;
+  for (const candidate of all) {
     const score = distance(name.toLowerCase(), candidate.toLowerCase());
     if (score < bestScore) {
       best = candidate;

@@ -656,13 +656,14 @@ class RulesEngine implements Engine {
         this.ingesting--;
       }
       const touched = new Set<Lane<Live>>();
+      let createdIso: string | undefined;
       for (let k = 0; k < results.length; k++) {
         const result = results[k]!;
         records[positions[k]!] = publicRecord(result.event);
         if (!result.inserted) continue;
         const item = items[k]!;
         if (item.deliveries.length === 0) continue;
-        const ctx = this.eventContext(item.event);
+        const ctx = this.eventContext(item.event, item.event.created_at === now ? (createdIso ??= iso(now)) : undefined);
         const matched = rulesOf[k]!;
         for (let d = 0; d < item.deliveries.length; d++) {
           const rule = matched[d]!;
@@ -683,7 +684,7 @@ class RulesEngine implements Engine {
     return failed ? { count, error_count: failed, records } : { count, records };
   }
 
-  private eventContext(row: EventRow): DeliveryEvent {
+  private eventContext(row: EventRow, createdAt: string = iso(row.created_at)): DeliveryEvent {
     return {
       id: row.id,
       event: row.event,
@@ -691,7 +692,7 @@ class RulesEngine implements Engine {
       resource_id: row.resource_id,
       payload: row.payload,
       workspace: row.workspace,
-      created_at: iso(row.created_at),
+      created_at: createdAt,
     };
   }
 
@@ -846,14 +847,14 @@ class RulesEngine implements Engine {
       credentials: conn.config.credentials,
       metadata: rule.metadata,
       event: live.event,
-      ...(mapped && { mapped }),
+      mapped,
       idempotencyKey: live.row.idempotency_key,
       connection: conn.info,
       attempt: live.row.attempt_count,
       state: conn.state,
-      ...(conn.fetch && { fetch: conn.fetch }),
+      fetch: conn.fetch,
       signal: this.abort.signal,
-      ...(conn.config.timeoutMs !== undefined && { timeoutMs: conn.config.timeoutMs }),
+      timeoutMs: conn.config.timeoutMs,
       now: this.now,
       onRateLimit: conn.onRateLimit,
     });
@@ -990,8 +991,8 @@ class RulesEngine implements Engine {
       this.checkIdle();
       return Promise.resolve();
     }
-    const deliveries: DeliveryRow[] = [];
-    for (const row of this.dirty.values()) deliveries.push({ ...row });
+    // The store reads the rows during the call (see Store.write), so no copies are made here.
+    const deliveries = Array.from(this.dirty.values());
     const attempts = this.attemptsToWrite;
     this.dirty.clear();
     this.attemptsToWrite = [];

@@ -449,7 +449,11 @@ export interface Store {
    * workspace, in which case nothing is written and the stored event is returned.
    */
   insertEvents(items: NewEvent[]): Promise<InsertResult[]>;
-  /** Applies delivery changes (full rows, the last one wins) and appends attempts; updates the events' status. */
+  /**
+   * Applies delivery changes (full rows, the last one wins) and appends attempts; updates the
+   * events' status. The engine keeps mutating the row objects after the call returns, so a
+   * store must read (copy or serialize) them before its first `await`.
+   */
   write(batch: { deliveries: DeliveryRow[]; attempts: AttemptRow[] }): Promise<void>;
   /** Every `pending`, `processing` and `retrying` delivery, with its event: what a restart resumes. */
   openDeliveries(): Promise<DeliveryWithEvent[]>;

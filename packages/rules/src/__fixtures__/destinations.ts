@@ -7,6 +7,7 @@ import {
   defineAction,
   defineDestination,
   parseStandardRateLimitHeaders,
+  PermanentError,
   type DestinationOptions,
   type SimulatorOptions,
 } from "@meshwork/destination-kit";
@@ -132,6 +133,13 @@ export const acme = (options: DestinationOptions & { simulator?: AcmeSimulatorOp
         metadata: z.object({}),
         async perform() {
           throw new TypeError("cannot read properties of undefined (reading 'id')");
+        },
+      }),
+      gone: defineAction({
+        description: "The receiver said it is gone for good (HTTP 410): stop sending",
+        metadata: z.object({}),
+        async perform() {
+          throw new PermanentError("receiver answered 410 Gone", { status: 410, disableConnection: true });
         },
       }),
       stall: defineAction({

@@ -85,7 +85,15 @@ export function memoryStore(): Store {
       for (const delivery of batch.deliveries) {
         const entry = deliveries.get(delivery.id);
         if (!entry) continue;
-        Object.assign(entry.row, delivery);
+        const row = entry.row;
+        row.status = delivery.status;
+        row.attempt_count = delivery.attempt_count;
+        row.round_start = delivery.round_start;
+        row.next_attempt_at = delivery.next_attempt_at;
+        row.last_error = delivery.last_error;
+        row.last_outcome = delivery.last_outcome;
+        row.updated_at = delivery.updated_at;
+        row.completed_at = delivery.completed_at;
         touched.add(entry.event);
       }
       for (const attempt of batch.attempts) {

@@ -294,8 +294,8 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
              WHEN sum(status = 'canceled') > 0 AND sum(status = 'completed') = 0 THEN 'canceled'
              ELSE 'completed' END,
            sum(status = 'completed'), sum(status = 'failed')
-         FROM deliveries WHERE event_seq = ?1)
-       WHERE seq = ?1`,
+         FROM deliveries WHERE event_seq = ?)
+       WHERE seq = ?`,
     );
     const insertMany = d.transaction((items: NewEvent[]) => {
       const results: InsertResult[] = new Array(items.length);
@@ -379,7 +379,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
           detail,
         );
       }
-      for (const seq of touched) refreshEvent.run(seq);
+      for (const seq of touched) refreshEvent.run(seq, seq);
     });
     return { insertMany, writeMany };
   }
