@@ -97,6 +97,11 @@ describe("createWebhookReceiver", () => {
     expect(receiver.snapshot().deliveries).toHaveLength(1);
   });
 
+  it("refuses a malformed secret when created", () => {
+    expect(() => createWebhookReceiver({ secrets: "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" })).toThrow('a secret must start with "whsec_"');
+    expect(() => createWebhookSimulator({ secrets: [VECTOR.secret, "whsec_short"] })).toThrow("24–64 bytes");
+  });
+
   it("answers other methods 405", async () => {
     const receiver = createWebhookReceiver({ secrets: VECTOR.secret });
     expect((await receiver.fetch(new Request("https://receiver.test/hooks"))).status).toBe(405);

@@ -2,6 +2,7 @@ import { createSimulator } from "@meshwork/destination-kit";
 import { Hono } from "hono";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { WebhookVerificationError } from "./errors.js";
+import { secretKey } from "./secret.js";
 import { verifyWebhook } from "./verify.js";
 import type {
   ReceivedWebhook,
@@ -51,7 +52,9 @@ export function createWebhookSimulator(options: WebhookSimulatorOptions = {}): W
 }
 
 function buildReceiver(options: WebhookSimulatorOptions): WebhookReceiver {
-  const secrets = options.secrets === undefined ? undefined : options.secrets;
+  const { secrets } = options;
+  // A misconfigured receiver fails when it is created, not on every request.
+  if (secrets !== undefined) for (const secret of typeof secrets === "string" ? [secrets] : secrets) secretKey(secret);
   const deliveries: ReceivedWebhook[] = [];
   const byId = new Map<string, ReceivedWebhook>();
   const rejected: RejectedWebhook[] = [];
@@ -75,14 +78,15 @@ function buildReceiver(options: WebhookSimulatorOptions): WebhookReceiver {
     const body = await c.req.text();
     const headers = c.req.raw.headers;
     const id = headers.get("webhook-id");
+    let key: string;
     let timestamp: number;
     let verified: boolean | null = null;
     if (secrets !== undefined) {
       try {
-        timestamp = verifyWebhook(secrets, body, headers, {
+        ({ id: key, timestamp } = verifyWebhook(secrets, body, headers, {
           ...(options.toleranceSec !== undefined && { toleranceSec: options.toleranceSec }),
           ...(options.now && { now: options.now }),
-        }).timestamp;
+        }));
         verified = true;
       } catch (error) {
         if (WebhookVerificationError.isInstance(error)) return refuse(id, error);
@@ -96,10 +100,10 @@ function buildReceiver(options: WebhookSimulatorOptions): WebhookReceiver {
       if (!/^\d{1,12}$/.test(stamp)) {
         return refuse(id, new WebhookVerificationError("invalid_timestamp", "webhook-timestamp must be unix seconds"));
       }
+      key = id;
       timestamp = Number(stamp);
     }
 
-    const key = id!;
     const seen = byId.get(key);
     if (seen) {
       seen.received += 1;
