@@ -23,6 +23,8 @@ export interface AcmeNote {
 
 export interface AcmeSnapshot {
   notes: AcmeNote[];
+  /** Most requests the simulator was answering at the same time. */
+  maxInFlight: number;
   contacts: Record<string, Record<string, unknown>>;
   messages: Array<{ channel: string; text: string; at: number }>;
 }
@@ -42,18 +44,31 @@ export interface AcmeSimulatorOptions {
   onRequest?: (request: { method: string; path: string; idempotencyKey: string | null; body: string }) => void;
   /** Send `x-ratelimit-*` headers claiming this many requests remain (0 makes the engine pause). */
   remaining?: () => number | undefined;
+  /** Bearer tokens accepted (default: ACME_TOKEN). */
+  tokens?: string[];
 }
 
 export function createAcmeSimulator(options: AcmeSimulatorOptions = {}) {
   const now = options.now ?? Date.now;
-  const state: AcmeSnapshot = { notes: [], contacts: {}, messages: [] };
+  const state: AcmeSnapshot = { notes: [], maxInFlight: 0, contacts: {}, messages: [] };
+  const tokens = new Set((options.tokens ?? [ACME_TOKEN]).map((t) => `Bearer ${t}`));
+  let inFlight = 0;
   const handler: Handler = async (request) => {
+    inFlight++;
+    state.maxInFlight = Math.max(state.maxInFlight, inFlight);
+    try {
+      return await answer(request);
+    } finally {
+      inFlight--;
+    }
+  };
+  const answer: Handler = async (request) => {
     if (options.delayMs) await new Promise((resolve) => setTimeout(resolve, options.delayMs));
     const url = new URL(request.url);
     const body = request.method === "GET" ? "" : await request.text();
     const idempotencyKey = request.headers.get("idempotency-key");
     options.onRequest?.({ method: request.method, path: url.pathname, idempotencyKey, body });
-    if (request.headers.get("authorization") !== `Bearer ${ACME_TOKEN}`) return json({ message: "bad token" }, 401);
+    if (!tokens.has(request.headers.get("authorization") ?? "")) return json({ message: "bad token" }, 401);
     const remaining = options.remaining?.();
     const headers: Record<string, string> =
       remaining === undefined ? {} : { "x-ratelimit-limit": "100", "x-ratelimit-remaining": String(remaining), "x-ratelimit-reset": String(Math.ceil((now() + 2000) / 1000)) };
@@ -133,6 +148,15 @@ export const acme = (options: DestinationOptions & { simulator?: AcmeSimulatorOp
         metadata: z.object({}),
         async perform() {
           throw new TypeError("cannot read properties of undefined (reading 'id')");
+        },
+      }),
+      remember: defineAction({
+        description: "Counts its calls in the connection state (like a refreshed OAuth token would be kept)",
+        metadata: z.object({}),
+        async perform({ state }) {
+          const calls = (state.get<number>("calls") ?? 0) + 1;
+          state.set("calls", calls);
+          return { summary: `calls=${calls}` };
         },
       }),
       gone: defineAction({
