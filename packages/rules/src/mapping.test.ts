@@ -1,5 +1,8 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Engine } from "./engine.js";
 import { compileMapping, compileTransform } from "./mapping.js";
+import { KEY_A, acmeConnection, noteRule } from "./__fixtures__/config.js";
+import { startEngine } from "./__fixtures__/engine.js";
 import type { Mapping, MappingField, MappingTransform } from "./types.js";
 
 const run = (transforms: MappingTransform[], value: unknown) => {
@@ -93,5 +96,55 @@ describe("mappings", () => {
   it("a default keeps a missing field", () => {
     const apply = compileMapping(mapping(field("phone", "phone", { transforms: [{ type: "default", value: null }], on_error: "fail_action" })));
     expect(apply(payload)).toEqual({ mapped: { phone: null }, warnings: [] });
+  });
+});
+
+describe("mappings in the engine", () => {
+  const engines: Engine[] = [];
+  afterEach(async () => {
+    await Promise.all(engines.splice(0).map((engine) => engine.stop({ timeoutMs: 100 })));
+  });
+
+  it("passes `mapped` to the action, records warnings on the attempt, and fails with mapping_error", async () => {
+    const h = await startEngine({
+      connections: [acmeConnection("c1")],
+      rules: [
+        noteRule("sync", "c1", {
+          metadata: { action: "update_contact" },
+          mapping: {
+            schema_version: 1,
+            fields: [
+              { dest: "email", source: { type: "path", value: "contact.email" }, transforms: ["trim", "lower"], on_error: "fail_action" },
+              { dest: "plan", source: { type: "path", value: "plan" }, transforms: ["upper"] },
+              { dest: "seats", source: { type: "path", value: "seats" }, transforms: ["to_number"], on_error: "skip_field" },
+              { dest: "signed_up_on", source: { type: "path", value: "signup_at" }, transforms: ["to_date"] },
+            ],
+          },
+        }),
+      ],
+    });
+    engines.push(h.engine);
+    await h.engine.ingest(
+      [
+        { id: "full", event: "page.completed", payload: { contact: { email: " Alex@Northstar.io " }, plan: "pro", seats: "12", signup_at: "2026-02-27T10:00:00Z" } },
+        { id: "partial", event: "page.completed", payload: { contact: { email: "sam@northstar.io" }, seats: "many" } },
+        { id: "broken", event: "page.completed", payload: { plan: "pro" } },
+      ],
+      { publishableKey: KEY_A },
+    );
+    await h.engine.drain({ advanceClock: true });
+    expect(h.sim("c1").snapshot().contacts).toEqual({
+      "alex@northstar.io": { plan: "PRO", seats: 12, signed_up_on: "2026-02-27" },
+      "sam@northstar.io": {},
+    });
+    const [partial] = await h.engine.attempts.list("partial", "sync");
+    expect(partial).toMatchObject({ outcome: "delivered" });
+    expect(partial!.notes).toEqual([
+      'warning: mapping field "plan" (mapping.fields[1]) dropped: source path "plan" has no value',
+      'warning: mapping field "signed_up_on" (mapping.fields[3]) dropped: source path "signup_at" has no value',
+    ]);
+    const [broken] = await h.engine.attempts.list("broken", "sync");
+    expect(broken).toMatchObject({ outcome: "mapping_error", retryable: false, message: 'mapping field "email" (mapping.fields[0]): source path "contact.email" has no value' });
+    expect((await h.engine.events.get("broken"))!.deliveries[0]).toMatchObject({ status: "failed", attempt_count: 1 });
   });
 });
