@@ -3,9 +3,10 @@
 // A sink process counts what arrives; each client runs alone in its own process, three times,
 // in a normal scenario and with the sink answering 503 to every third request.
 import { execFileSync, fork } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const arg = (name, fallback) => {
@@ -31,7 +32,11 @@ const SCENARIOS = [
 const require = createRequire(here("../package.json"));
 const versionOf = (pkg) => {
   try {
-    return JSON.parse(readFileSync(require.resolve(`${pkg}/package.json`), "utf8")).version;
+    let dir = dirname(require.resolve(pkg));
+    while (!existsSync(join(dir, "package.json")) || JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).name !== pkg) {
+      dir = dirname(dir);
+    }
+    return JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).version;
   } catch {
     return "?";
   }

@@ -362,8 +362,9 @@ export function createClient<Events extends { [K in keyof Events]: object } = Ev
     if (open) probe = batch;
     const controller = new AbortController();
     batch.controller = controller;
-    const timeout = new MeshworkDeliveryError(`no answer within ${timeoutMs} ms`, { code: "timeout", retryable: true });
-    const timer = unref(setTimeout(() => controller.abort(timeout), timeoutMs));
+    const timer = unref(
+      setTimeout(() => controller.abort(new MeshworkDeliveryError(`no answer within ${timeoutMs} ms`, { code: "timeout", retryable: true })), timeoutMs),
+    );
     let body = "[";
     for (let i = 0; i < batch.entries.length; i++) body += (i ? "," : "") + batch.entries[i]!.body;
     const aborted = new Promise<never>((_, reject) => {
@@ -398,7 +399,8 @@ export function createClient<Events extends { [K in keyof Events]: object } = Ev
         open = true;
         openUntil = Math.max(openUntil, now + retryAfter);
       }
-      requeue(batch, outcome.error, open ? 0 : now + backoff(batch.attempts, baseDelayMs, maxDelayMs), now);
+      // Below the threshold the delay follows the endpoint's failure streak, not one batch's bad luck.
+      requeue(batch, outcome.error, open ? 0 : now + backoff(Math.min(batch.attempts, streak || 1), baseDelayMs, maxDelayMs), now);
     } else {
       if (current) {
         streak = 0;
