@@ -14,6 +14,7 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 type Variables = { workspace: string; publishableKey: string };
 type Answer = { status: 201 | 207 | 400; body: string };
+type Keyed = { fingerprint: string; answer: Answer; replayed: boolean };
 
 function nestedDeeperThan(value: unknown, limit: number): boolean {
   if (typeof value !== "object" || value === null) return false;
@@ -37,7 +38,7 @@ function precheck(raw: unknown): FailedRecord | undefined {
 /** The ingestion endpoints of the Meshes events API: `POST /api/v1/events` and `POST /api/v1/events/bulk`. */
 export function registerIngest(app: Hono, ctx: ServerContext): void {
   const { engine } = ctx;
-  const inFlight = new Map<string, Promise<Answer>>();
+  const inFlight = new Map<string, Promise<Keyed>>();
 
   if (ctx.cors) {
     const handler = cors({
@@ -128,36 +129,35 @@ export function registerIngest(app: Hono, ctx: ServerContext): void {
       const slot = `${workspace}\u0000${key}`;
       const mismatch = () =>
         httpError(422, "idempotency_key_reused", "Idempotency-Key: was already used with a different request body; use a new key for a new request", "Idempotency-Key");
-      const pending = inFlight.get(slot);
-      if (pending) {
-        // The same key is being answered right now: wait for that answer instead of storing twice.
-        const first = await pending.catch(() => undefined);
-        const cached = await ctx.idempotency!.get(workspace, key, Date.now() - ctx.idempotencyTtlMs);
-        if (cached && cached.fingerprint !== fingerprint) throw mismatch();
-        if (first && cached) {
-          answer = first;
+      // One answer per key at a time: a concurrent request with the same key waits for it.
+      for (;;) {
+        const pending = inFlight.get(slot);
+        if (pending) {
+          const first = await pending.catch(() => undefined);
+          if (!first) continue;
+          if (first.fingerprint !== fingerprint) throw mismatch();
+          answer = first.answer;
           replayed = true;
-        } else answer = await run();
-      } else {
-        const cached = await ctx.idempotency!.get(workspace, key, Date.now() - ctx.idempotencyTtlMs);
-        if (cached) {
-          if (cached.fingerprint !== fingerprint) throw mismatch();
-          answer = { status: cached.status as Answer["status"], body: cached.body };
-          replayed = true;
-        } else {
-          const promise = run().then(async (result) => {
-            if (result.status !== 400) {
-              await ctx.idempotency!.put({ workspace, key, fingerprint, status: result.status, body: result.body, createdAt: Date.now() });
-            }
-            return result;
-          });
-          inFlight.set(slot, promise);
-          try {
-            answer = await promise;
-          } finally {
-            inFlight.delete(slot);
-          }
+          break;
         }
+        const promise = (async (): Promise<Keyed> => {
+          const cached = await ctx.idempotency!.get(workspace, key, Date.now() - ctx.idempotencyTtlMs);
+          if (cached) return { fingerprint: cached.fingerprint, answer: { status: cached.status as Answer["status"], body: cached.body }, replayed: true };
+          const result = await run();
+          if (result.status !== 400) await ctx.idempotency!.put({ workspace, key, fingerprint, status: result.status, body: result.body, createdAt: Date.now() });
+          return { fingerprint, answer: result, replayed: false };
+        })();
+        inFlight.set(slot, promise);
+        let own: Keyed;
+        try {
+          own = await promise;
+        } finally {
+          inFlight.delete(slot);
+        }
+        if (own.fingerprint !== fingerprint) throw mismatch();
+        answer = own.answer;
+        replayed = own.replayed;
+        break;
       }
     }
     ctx.metrics?.ingestDuration.observe({ route }, (performance.now() - started) / 1000);

@@ -1,0 +1,97 @@
+import { MeshworkConfigError } from "@meshwork/rules";
+import { loadConfigFile } from "../config-file.js";
+import { MeshworkServerError } from "../errors.js";
+import { createServer } from "../server.js";
+import type { MeshworkServer, RateLimitOptions } from "../types.js";
+import { CliError, type CliIO } from "./io.js";
+
+/** Flags of `meshwork serve`. */
+export interface ServeFlags {
+  config: string;
+  port?: string;
+  host?: string;
+  db?: string;
+  memory?: boolean;
+  logLevel?: string;
+  rateLimit?: string;
+}
+
+function integer(value: string, flag: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max) throw new CliError(`${flag} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`, 2);
+  return n;
+}
+
+/** `meshwork serve`: listens until SIGTERM or SIGINT, then drains and answers exit code 0. */
+export async function serveCommand(flags: ServeFlags, io: CliIO): Promise<number> {
+  let loaded;
+  try {
+    loaded = await loadConfigFile(flags.config);
+  } catch (error) {
+    return printLoadError(error, flags.config, io);
+  }
+  const file = loaded.server ?? {};
+  const port = flags.port !== undefined ? integer(flags.port, "--port", 0, 65535) : (file.port ?? 8787);
+  const host = flags.host ?? file.host ?? "127.0.0.1";
+  const db = flags.memory ? undefined : (flags.db ?? file.db ?? "./meshwork.db");
+  let rateLimit: RateLimitOptions | false | undefined = file.rateLimit;
+  if (flags.rateLimit !== undefined) {
+    const n = integer(flags.rateLimit, "--rate-limit", 0, 10_000_000);
+    rateLimit = n === 0 ? false : { requests: n, perMs: 1000 };
+  }
+
+  let server: MeshworkServer;
+  try {
+    server = createServer({
+      config: loaded.config,
+      ...(loaded.destinations && { destinations: loaded.destinations }),
+      ...(loaded.destinationOptions && { destinationOptions: loaded.destinationOptions }),
+      ...(db !== undefined && { db }),
+      ...(rateLimit !== undefined && { rateLimit }),
+      ...(file.managementRateLimit !== undefined && { managementRateLimit: file.managementRateLimit }),
+      ...(file.cors !== undefined && { cors: file.cors }),
+      ...(file.maxBodyBytes !== undefined && { maxBodyBytes: file.maxBodyBytes }),
+      ...(file.idempotencyTtlMs !== undefined && { idempotencyTtlMs: file.idempotencyTtlMs }),
+      ...(file.shutdownTimeoutMs !== undefined && { shutdownTimeoutMs: file.shutdownTimeoutMs }),
+      ...(file.metrics !== undefined && { metrics: file.metrics }),
+      ...(file.engine !== undefined && { engine: file.engine }),
+      logger: { level: flags.logLevel ?? file.logLevel ?? "info" },
+    });
+    await server.listen({ port, host });
+  } catch (error) {
+    return printLoadError(error, loaded.path, io);
+  }
+
+  const onSignal = io.onSignal ?? ((signal, handler) => process.once(signal, handler));
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      server.close().then(
+        () => resolve(0),
+        (error: unknown) => {
+          io.stderr(`meshwork: shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`);
+          resolve(1);
+        },
+      );
+    };
+    onSignal("SIGTERM", stop);
+    onSignal("SIGINT", stop);
+  });
+}
+
+function printLoadError(error: unknown, path: string, io: CliIO): number {
+  if (MeshworkConfigError.isInstance(error)) {
+    io.stderr(`meshwork: ${path} is not a valid config (${error.problems.length} problem${error.problems.length === 1 ? "" : "s"}); run \`meshwork validate --config ${path}\`\n`);
+    for (const p of error.problems) io.stderr(`  ${p.path}: ${p.message}\n`);
+    return 1;
+  }
+  const code = (error as { code?: unknown }).code;
+  if (code === "EADDRINUSE") {
+    io.stderr(`meshwork: the port is already in use (${(error as Error).message})\n`);
+    return 1;
+  }
+  io.stderr(`meshwork: ${MeshworkServerError.isInstance(error) || error instanceof Error ? error.message : String(error)}\n`);
+  return 1;
+}
