@@ -82,7 +82,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const batch = workspaces.flatMap((w) => traffic.get(w.id)![act].map((event) => ({ client: clients.get(w.id)!, event })));
     const names = [...new Set(batch.map(({ event }) => event.event))].join(", ");
     print(`[${elapsed()}] ${index + 1}. ${act}: emitting ${batch.length} events (${names}) with meshwork.emit()`);
-    await Promise.all(batch.map(({ client, event }) => client.emit(event)));
+    const receipts = batch.map(({ client, event }) => client.emit(event));
+    // Send now rather than after `flushIntervalMs`; the client's timers never keep a process alive.
+    await Promise.all([...clients.values()].map((client) => client.flush()));
+    await Promise.all(receipts);
     await settle(engine);
     progress.line(`[${elapsed()}]    ${act} settled`);
   }
