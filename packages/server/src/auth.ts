@@ -1,6 +1,7 @@
 import type { AccessKeyConfig } from "@meshwork/rules";
 import { SignJWT, errors as joseErrors, jwtVerify, type JWTHeaderParameters } from "jose";
 import { MeshworkServerError } from "./errors.js";
+import { httpError } from "./http.js";
 import type { ManagementTokenOptions } from "./types.js";
 
 /** The audience every management token names. */
@@ -51,7 +52,7 @@ export function createTokenVerifier(accessKeys: readonly AccessKeyConfig[], opti
     keys.set(key.accessKey, { secret: encoder.encode(key.secretKey), principal: { accessKey: key.accessKey, workspaces: new Set(key.workspaces) } });
   }
   const tolerance = options.clockToleranceSec ?? 5;
-  const refuse = (message: string, cause?: unknown) => new MeshworkServerError("unauthorized", message, { status: 401, cause });
+  const refuse = (message: string) => httpError(401, "unauthorized", message, undefined, { "www-authenticate": 'Bearer realm="meshwork"' });
 
   return async function verify(authorization: string | undefined): Promise<Principal> {
     if (!authorization) throw refuse("missing Authorization header: send `Authorization: Bearer <machine token>` minted from an access key");
@@ -75,7 +76,7 @@ export function createTokenVerifier(accessKeys: readonly AccessKeyConfig[], opti
       }));
     } catch (error) {
       if (MeshworkServerError.isInstance(error)) throw error;
-      throw refuse(describeJoseError(error), error);
+      throw refuse(describeJoseError(error));
     }
     if (payload.iss !== issuerOf(kid!)) throw refuse(`the token's iss must be "urn:meshes:m2m:<access key>"`);
     const iat = payload.iat!;
