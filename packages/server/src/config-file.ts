@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { access, readFile } from "node:fs/promises";
 import { extname, resolve } from "node:path";
 import { MeshworkConfigError } from "@meshwork/rules";
 import { createJiti } from "jiti";
@@ -22,6 +22,11 @@ export async function loadConfigFile(path: string): Promise<LoadedConfigFile> {
   const absolute = resolve(path);
   let exported: unknown;
   try {
+    await access(absolute);
+  } catch (error) {
+    throw new MeshworkServerError("config_load_failed", `cannot load config ${absolute}: the file does not exist (pass --config <path>)`, { cause: error });
+  }
+  try {
     if (extname(absolute).toLowerCase() === ".json") {
       exported = JSON.parse(await readFile(absolute, "utf8"));
     } else {
@@ -31,8 +36,7 @@ export async function loadConfigFile(path: string): Promise<LoadedConfigFile> {
     if (typeof exported === "function") exported = await (exported as () => unknown)();
   } catch (error) {
     if (MeshworkConfigError.isInstance(error)) throw error;
-    const code = (error as { code?: unknown }).code;
-    const reason = code === "ENOENT" ? "the file does not exist" : error instanceof Error ? error.message : String(error);
+    const reason = error instanceof Error ? error.message : String(error);
     throw new MeshworkServerError("config_load_failed", `cannot load config ${absolute}: ${reason}`, { cause: error });
   }
   return { ...normalizeConfigModule(exported, absolute), path: absolute };

@@ -7,7 +7,7 @@ const TERMINAL = new Set(["completed", "failed", "canceled"]);
 export function createMetrics(engine: Engine) {
   const registry = new Registry();
   const registers = [registry];
-  collectDefaultMetrics({ register: registry, prefix: "meshwork_process_" });
+  collectDefaultMetrics({ register: registry, prefix: "meshwork_" });
 
   const httpRequests = new Counter({
     name: "meshwork_http_requests_total",
