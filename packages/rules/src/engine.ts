@@ -31,7 +31,6 @@ import type {
   ConnectionConfig,
   Delivery,
   DeliveryRow,
-  DeliveryStatus,
   DrainOptions,
   EngineEvents,
   EngineLogger,
@@ -50,6 +49,7 @@ import type {
   RuleConfig,
   Store,
   StoredEvent,
+  TestClock,
 } from "./types.js";
 
 /** Options of `createEngine`. */
@@ -167,7 +167,6 @@ interface Live extends Queued {
   cancelRequested: boolean;
 }
 
-const OPEN: ReadonlySet<DeliveryStatus> = new Set(["pending", "processing", "retrying"]);
 const TERMINAL_REPLAYABLE = ["failed", "canceled", "completed"] as const;
 const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
@@ -1082,7 +1081,7 @@ class RulesEngine implements Engine {
       for (;;) {
         await this.idle();
         if (!options.advanceClock || this.state !== "running") return;
-        const clock = this.clock as import("./types.js").TestClock;
+        const clock = this.clock as TestClock;
         if (this.open.size === 0) return;
         const next = clock.nextTimerAt();
         if (next === undefined || (options.until !== undefined && next > options.until)) return;

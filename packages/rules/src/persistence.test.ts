@@ -1,0 +1,99 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, describe, expect, it } from "vitest";
+import { createEngine, createTestClock, sqliteStore } from "./index.js";
+import { KEY_A, acmeConnection, config, noteRule, pageCompleted } from "./__fixtures__/config.js";
+import { acme, type AcmeSnapshot } from "./__fixtures__/destinations.js";
+import { T0 } from "./__fixtures__/engine.js";
+
+const dir = mkdtempSync(join(tmpdir(), "meshwork-persist-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function engineOn(path: string, now: number) {
+  const clock = createTestClock({ now });
+  const engine = createEngine({
+    config: config(
+      [acmeConnection("flaky"), acmeConnection("slow", "acme-prod", { rateLimit: { requests: 1, perMs: 60_000 } }), acmeConnection("gone")],
+      [noteRule("r-flaky", "flaky"), noteRule("r-slow", "slow"), noteRule("r-gone", "gone", { event: "user.left", metadata: { action: "gone" } })],
+    ),
+    destinations: [acme({ simulator: { now: () => clock.now() } })],
+    store: sqliteStore({ path }),
+    clock,
+    logger: { warn: () => {}, error: () => {} },
+  });
+  return { engine, clock };
+}
+
+describe("SQLite persistence", () => {
+  it("keeps history across restarts and resumes pending and retrying deliveries", async () => {
+    const path = join(dir, "resume.db");
+    const a = engineOn(path, T0);
+    await a.engine.start();
+    a.engine.sandbox("flaky").inject({ status: 503 });
+    const first = await a.engine.ingest([pageCompleted("e1"), pageCompleted("e2"), pageCompleted("e3")], { publishableKey: KEY_A });
+    await a.engine.ingest([{ id: "bye", event: "user.left", payload: {} }], { publishableKey: KEY_A });
+    await a.engine.drain();
+    await a.engine.stop();
+
+    const db = new Database(path, { readonly: true });
+    const open = db.prepare("SELECT event_id, rule_id, status FROM deliveries WHERE status IN ('pending', 'processing', 'retrying') ORDER BY event_id, rule_id").all();
+    db.close();
+    expect(open).toEqual([
+      { event_id: "e1", rule_id: "r-flaky", status: "retrying" },
+      { event_id: "e2", rule_id: "r-slow", status: "pending" },
+      { event_id: "e3", rule_id: "r-slow", status: "pending" },
+    ]);
+
+    const b = engineOn(path, a.clock.now() + 1000);
+    await b.engine.start();
+    await b.engine.drain({ advanceClock: true });
+    for (const id of ["e1", "e2", "e3"]) {
+      expect((await b.engine.events.get(id))!.deliveries.map((d) => d.status)).toEqual(["completed", "completed"]);
+    }
+    expect((await b.engine.attempts.list("e1", "r-flaky")).map((a) => a.outcome)).toEqual(["rejected_server_error", "delivered"]);
+    expect(b.engine.sandbox<AcmeSnapshot>("slow").snapshot().notes).toHaveLength(2);
+
+    // Idempotency survives the restart too.
+    const again = await b.engine.ingest([pageCompleted("e1")], { publishableKey: KEY_A });
+    expect(again.records[0]).toEqual(first.records[0]);
+    expect((await b.engine.events.get("e1"))!.deliveries).toHaveLength(2);
+
+    // So does a connection the destination disabled.
+    await b.engine.ingest([{ id: "bye-again", event: "user.left", payload: {} }], { publishableKey: KEY_A });
+    await b.engine.drain({ advanceClock: true });
+    expect((await b.engine.events.get("bye-again"))!.deliveries[0]!.last_error).toMatch(/^connection "gone" is disabled since /);
+    expect((await b.engine.events.list({ workspace: "acme-prod" })).records.map((e) => e.id).sort()).toEqual(["bye", "bye-again", "e1", "e2", "e3"]);
+    await b.engine.stop();
+  });
+
+  it("runs a delivery left processing by a dead process again, with the same idempotency key", async () => {
+    const path = join(dir, "processing.db");
+    const a = engineOn(path, T0);
+    await a.engine.start();
+    a.engine.sandbox("flaky").inject({ status: 503 });
+    await a.engine.ingest([pageCompleted("e1")], { publishableKey: KEY_A });
+    await a.engine.drain();
+    await a.engine.stop();
+    // What a crash in the middle of attempt 2 leaves behind.
+    const db = new Database(path);
+    const row = db.prepare("SELECT id, idempotency_key FROM deliveries WHERE rule_id = 'r-flaky'").get() as { id: string; idempotency_key: string };
+    db.prepare("UPDATE deliveries SET status = 'processing', attempt_count = 2, next_attempt_at = NULL WHERE id = ?").run(row.id);
+    db.close();
+
+    const b = engineOn(path, a.clock.now() + 60_000);
+    await b.engine.start();
+    await b.engine.drain({ advanceClock: true });
+    const attempts = await b.engine.attempts.list("e1", "r-flaky");
+    expect(attempts.map((x) => [x.attempt, x.outcome])).toEqual([
+      [1, "rejected_server_error"],
+      [2, "internal_error"],
+      [3, "delivered"],
+    ]);
+    expect(attempts[1]!.message).toMatch(/^attempt interrupted: the engine stopped \(crash, kill or abort\) while it was in flight/);
+    expect(b.engine.sandbox("flaky").requests.map((r) => r.headers["idempotency-key"])).toEqual([row.idempotency_key]);
+    expect((await b.engine.events.get("e1"))!.deliveries.find((d) => d.rule_id === "r-flaky")).toMatchObject({ status: "completed", attempt_count: 3, idempotency_key: row.idempotency_key });
+    await b.engine.stop();
+  });
+});
