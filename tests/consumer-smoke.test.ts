@@ -20,6 +20,7 @@ const expectedExports: Record<string, string[]> = {
   "@meshwork/slack": ["slack"],
   "@meshwork/webhook": ["webhook", "verifyWebhook"],
   "@meshwork/server": ["createServer"],
+  "@meshwork/postgres": ["postgresStore"],
 };
 
 const packageDirs = readdirSync(join(repo, "packages"))
