@@ -1,6 +1,8 @@
 const REDACTED = "[REDACTED]";
 const SENSITIVE_HEADER = /authorization|cookie|token|secret|api-?key|password/i;
 
+const unchanged = (text: string) => text;
+
 /** Every string leaf of a value, e.g. all credential fields. */
 export function stringLeaves(value: unknown, out: string[] = []): string[] {
   if (typeof value === "string") out.push(value);
@@ -14,6 +16,7 @@ export function stringLeaves(value: unknown, out: string[] = []): string[] {
  * with `[REDACTED]`. Strings shorter than 4 characters are not treated as secrets.
  */
 export function createRedactor(secrets: readonly string[]): (text: string) => string {
+  if (secrets.length === 0) return unchanged;
   const needles = [...new Set(secrets.flatMap((s) => [s, encodeURIComponent(s)]))]
     .filter((s) => s.length >= 4)
     .sort((a, b) => b.length - a.length);

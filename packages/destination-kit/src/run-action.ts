@@ -65,24 +65,27 @@ export async function runAction(input: RunActionInput): Promise<AttemptResult> {
   const state = input.state ?? createMemoryState();
   const redact = createRedactor([...credentialSecrets(input), ...stringLeaves(stateValues(state))]);
   const finish = (fields: Omit<AttemptResult, "startedAt" | "durationMs" | "exchanges" | "notes">): AttemptResult => {
-    // Secrets learnt during the attempt (a refreshed token) are redacted too.
-    const late = createRedactor(stringLeaves(stateValues(state)));
-    const message = late(redact(fields.message)).slice(0, MESSAGE_LIMIT);
-    const lastStatus = exchanges.at(-1)?.response?.status;
-    const scrub = (text?: string) => (text === undefined ? undefined : late(text));
-    return {
-      ...fields,
-      message,
-      ...(fields.status === undefined && lastStatus !== undefined && { status: lastStatus }),
-      startedAt,
-      durationMs: now() - startedAt,
-      exchanges: exchanges.map((e) => ({
-        ...e,
-        request: { ...e.request, url: scrub(e.request.url), body: scrub(e.request.body) },
-        ...(e.response && { response: { ...e.response, body: scrub(e.response.body) } }),
-      })),
-      notes: notes.map((n) => late(redact(n))),
-    };
+    // Secrets learnt during the attempt (a refreshed token) are redacted too. Most attempts
+    // learn none, so the common path allocates nothing beyond the result.
+    const learnt = stringLeaves(stateValues(state));
+    const late = learnt.length ? createRedactor(learnt) : undefined;
+    const clean = late ? (text: string) => late(redact(text)) : redact;
+    const scrub = (text?: string) => (text === undefined || !late ? text : late(text));
+    const result = fields as AttemptResult;
+    result.message = clean(fields.message).slice(0, MESSAGE_LIMIT);
+    const lastStatus = exchanges.length ? exchanges[exchanges.length - 1]!.response?.status : undefined;
+    if (fields.status === undefined && lastStatus !== undefined) result.status = lastStatus;
+    result.startedAt = startedAt;
+    result.durationMs = now() - startedAt;
+    result.exchanges = late
+      ? exchanges.map((e) => ({
+          ...e,
+          request: { ...e.request, url: scrub(e.request.url), body: scrub(e.request.body) },
+          ...(e.response && { response: { ...e.response, body: scrub(e.response.body) } }),
+        }))
+      : exchanges;
+    result.notes = notes.length ? notes.map(clean) : notes;
+    return result;
   };
 
   const { destination } = input;
