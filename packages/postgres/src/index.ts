@@ -1,0 +1,3 @@
+export { postgresStore, type PostgresStore } from "./store.js";
+export { migrate, SCHEMA_VERSION } from "./migrate.js";
+export type * from "./types.js";
