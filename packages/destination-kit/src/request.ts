@@ -6,6 +6,7 @@ import type {
   HttpResponse,
   RateLimitFeedback,
   RequestClient,
+  RequestHook,
   RequestOptions,
   ResponseClassifier,
 } from "./types.js";
@@ -25,6 +26,11 @@ export interface RequestClientConfig {
   classify?: ResponseClassifier;
   rateLimitHeaders?: (headers: Headers) => RateLimitFeedback | undefined;
   onRateLimit?: (feedback: RateLimitFeedback) => void;
+  /**
+   * Awaited before each request goes out, e.g. to wait for a rate-limit token, so a budget holds
+   * per HTTP request even when one attempt makes several. The request's timeout starts after it.
+   */
+  beforeRequest?: RequestHook;
   /** Receives each exchange, already redacted. */
   record: (exchange: ExchangeSummary) => void;
   redact: (text: string) => string;
@@ -42,6 +48,7 @@ export function createRequestClient(config: RequestClientConfig): RequestClient 
     const method = options.method ?? "GET";
     const headers = { accept: "application/json", ...config.headers, ...options.headers };
     const timeoutMs = options.timeoutMs ?? config.timeoutMs;
+    if (config.beforeRequest) await waitForTurn(config, method, path);
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = config.signal ? AbortSignal.any([config.signal, timeout]) : timeout;
     const started = config.now();
@@ -115,6 +122,17 @@ export function createRequestClient(config: RequestClientConfig): RequestClient 
     }
     return { status, headers: response.headers, data: data.value as T };
   };
+}
+
+/** Runs the `beforeRequest` hook; a hook that fails (aborted while waiting) fails the attempt as retryable. */
+async function waitForTurn(config: RequestClientConfig, method: string, path: string): Promise<void> {
+  try {
+    await config.beforeRequest!({ method, path, ...(config.signal && { signal: config.signal }) });
+  } catch (error) {
+    if (DestinationError.isInstance(error)) throw error;
+    const url = config.redact(describeUrl(config.baseUrl, path, undefined));
+    throw new RetryableError(`${method} ${url} was not sent: ${config.redact(rootMessage(error))}`, { code: "timeout", cause: error });
+  }
 }
 
 const clients = new WeakMap<typeof fetch, $Fetch>();

@@ -119,4 +119,39 @@ describe("runAction", () => {
     expect(recorded).not.toContain("acme-secret-token");
     expect(recorded).toContain("step 3 done");
   });
+  it("awaits beforeRequest before every request of an attempt, with the timeout starting after it", async () => {
+    const sim = createAcmeSimulator();
+    const destination = acme();
+    const twice = {
+      ...destination,
+      actions: {
+        add_note: {
+          ...destination.actions.add_note,
+          perform: async ({ request }: { request: (path: string, options?: object) => Promise<unknown> }) => {
+            await request("/notes", { method: "POST", body: { text: "a", contact: "alex@northstar.io" } });
+            await request("/notes", { method: "POST", body: { text: "b", contact: "alex@northstar.io" } });
+          },
+        },
+      },
+    };
+    const seen: string[] = [];
+    const beforeRequest = async ({ method, path }: { method: string; path: string }) => {
+      seen.push(`${method} ${path} (sent so far: ${sim.requests.length})`);
+      // Longer than the request timeout: waiting for a token does not eat into it.
+      await new Promise((resolve) => setTimeout(resolve, 60));
+    };
+    const result = await runAction(input({ destination: twice as never, fetch: sim.fetch, timeoutMs: 40, beforeRequest }));
+    expect(result.outcome).toBe("delivered");
+    expect(seen).toEqual(["POST /notes (sent so far: 0)", "POST /notes (sent so far: 1)"]);
+    expect(sim.requests).toHaveLength(2);
+  });
+
+  it("fails the attempt as a retryable timeout when beforeRequest gives up, sending nothing", async () => {
+    const sim = createAcmeSimulator();
+    const beforeRequest = () => Promise.reject(new Error("engine stopping"));
+    const result = await runAction(input({ fetch: sim.fetch, beforeRequest }));
+    expect(result).toMatchObject({ outcome: "timeout", retryable: true });
+    expect(result.message).toMatch(/was not sent: engine stopping/);
+    expect(sim.requests).toHaveLength(0);
+  });
 });

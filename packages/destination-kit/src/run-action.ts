@@ -10,6 +10,7 @@ import type {
   ExchangeSummary,
   Outcome,
   RateLimitFeedback,
+  RequestHook,
 } from "./types.js";
 
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -34,6 +35,8 @@ export interface RunActionInput {
   timeoutMs?: number;
   now?: () => number;
   onRateLimit?: (feedback: RateLimitFeedback) => void;
+  /** Awaited before each HTTP request of the attempt (the engine's per-request rate limit). */
+  beforeRequest?: RequestHook;
 }
 
 /** What happened in one attempt: the record the engine stores, credentials redacted. */
@@ -128,6 +131,7 @@ export async function runAction(input: RunActionInput): Promise<AttemptResult> {
       ...(destination.classify && { classify: destination.classify }),
       ...(destination.rateLimitHeaders && { rateLimitHeaders: destination.rateLimitHeaders }),
       ...(input.onRateLimit && { onRateLimit: input.onRateLimit }),
+      ...(input.beforeRequest && { beforeRequest: input.beforeRequest }),
       record: (exchange) => exchanges.push(exchange),
       redact,
       now,

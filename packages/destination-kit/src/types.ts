@@ -107,6 +107,12 @@ export interface RequestOptions {
   responseType?: "json" | "text" | "none";
 }
 
+/**
+ * Called before each HTTP request of an attempt, and awaited: the engine uses it to take a
+ * rate-limit token per request. `signal` aborts when the attempt is abandoned (engine stop).
+ */
+export type RequestHook = (request: { method: string; path: string; signal?: AbortSignal }) => Promise<void> | void;
+
 /** Sends HTTP requests for an action and turns failures into typed destination errors. */
 export type RequestClient = <T = any>(path: string, options?: RequestOptions) => Promise<HttpResponse<T>>;
 
