@@ -39,6 +39,10 @@ interface Batch {
   controller?: AbortController;
   /** Settled by `close`; a late answer is ignored. */
   done?: boolean;
+  /** Body bytes while sent with `keepalive`. */
+  kept?: number;
+  /** A copy went with `keepalive` when the page was hidden. */
+  copied?: boolean;
 }
 
 interface Waiter {
@@ -52,6 +56,9 @@ const noop = () => {};
 
 /** Failed requests in a row that open the circuit. */
 const CIRCUIT_THRESHOLD = 3;
+
+/** Bytes of `keepalive` bodies in flight at once: browsers refuse more than 64 KiB in total. */
+const KEEPALIVE_BYTES = 60_000;
 
 const unref = <T>(timer: T, keepAlive = false): T => {
   if (!keepAlive) (timer as { unref?: () => void }).unref?.();
@@ -157,6 +164,7 @@ export function createClient<Events extends { [K in keyof Events]: object } = Ev
   let waiters: Waiter[] = [];
   let idleRegistered = false;
   let removals: string[] = [];
+  let kept = 0;
   const listeners: { [K in keyof ClientEventMap]?: Set<Listener> } = {};
 
   const count = () => buf.length - head;
@@ -298,13 +306,13 @@ export function createClient<Events extends { [K in keyof Events]: object } = Ev
     }));
   }
 
-  function cut(): Batch {
+  function cut(limit = maxBatchBytes): Batch {
     const entries: Entry[] = [];
     let bytes = 2;
     while (head < buf.length && entries.length < flushAt) {
       const entry = buf[head]!;
       const size = bytes + entry.bytes + (entries.length ? 1 : 0);
-      if (entries.length && size > maxBatchBytes) break;
+      if (entries.length && size > limit) break;
       entries.push(entry);
       bytes = size;
       bufBytes -= entry.bytes;
@@ -354,7 +362,18 @@ export function createClient<Events extends { [K in keyof Events]: object } = Ev
     commit();
   }
 
-  function send(batch: Batch, now: number): void {
+  /** The JSON array body of a batch and its size in bytes. */
+  function bodyOf(batch: Batch): [string, number] {
+    let body = "[";
+    let bytes = 1;
+    for (let i = 0; i < batch.entries.length; i++) {
+      body += (i ? "," : "") + batch.entries[i]!.body;
+      bytes += batch.entries[i]!.bytes + 1;
+    }
+    return [body + "]", bytes];
+  }
+
+  function send(batch: Batch, now: number, keepalive?: boolean): void {
     inFlight.add(batch);
     batch.attempts++;
     batch.firstAt ||= now;
@@ -365,12 +384,12 @@ export function createClient<Events extends { [K in keyof Events]: object } = Ev
     const timer = unref(
       setTimeout(() => controller.abort(new MeshworkDeliveryError(`no answer within ${timeoutMs} ms`, { code: "timeout", retryable: true })), timeoutMs),
     );
-    let body = "[";
-    for (let i = 0; i < batch.entries.length; i++) body += (i ? "," : "") + batch.entries[i]!.body;
+    const [body, bytes] = bodyOf(batch);
+    if (keepalive) kept += batch.kept = bytes;
     const aborted = new Promise<never>((_, reject) => {
       controller.signal.addEventListener("abort", () => reject(controller.signal.reason as unknown), { once: true });
     });
-    Promise.race([transport.send(body + "]", batch.key, controller.signal), aborted]).then(
+    Promise.race([transport.send(body, batch.key, controller.signal, keepalive), aborted]).then(
       (outcome) => settle(batch, timer, outcome),
       (reason: unknown) =>
         settle(batch, timer, {
@@ -385,6 +404,8 @@ export function createClient<Events extends { [K in keyof Events]: object } = Ev
   function settle(batch: Batch, timer: ReturnType<typeof setTimeout>, outcome: SendOutcome): void {
     clearTimeout(timer);
     inFlight.delete(batch);
+    kept -= batch.kept ?? 0;
+    batch.kept = 0;
     if (probe === batch) probe = undefined;
     if (batch.done || state === "closed") return;
     const now = Date.now();
@@ -494,6 +515,33 @@ export function createClient<Events extends { [K in keyof Events]: object } = Ev
     head = 0;
   }
 
+  /**
+   * The page is hidden or going away: what is queued or waiting to retry leaves now with
+   * `keepalive` (backoff and `maxInFlight` aside, within the browsers' 64 KiB), and a copy of each
+   * batch already in flight goes too, with the same Idempotency-Key, in case the page dies before
+   * its answer; the server stores each event id once.
+   */
+  function hide(): void {
+    if (state === "closed" || loading) return;
+    const now = Date.now();
+    for (const batch of inFlight) {
+      const [body, bytes] = bodyOf(batch);
+      if (batch.kept || batch.copied || kept + bytes > KEEPALIVE_BYTES) continue;
+      batch.copied = true;
+      kept += bytes;
+      transport
+        .send(body, batch.key, new AbortController().signal, true)
+        .finally(() => (kept -= bytes))
+        .catch(noop);
+    }
+    for (const batch of retries.splice(0)) {
+      if (kept + bodyOf(batch)[1] > KEEPALIVE_BYTES) insertRetry(batch);
+      else send(batch, now, true);
+    }
+    while (count() && kept + buf[head]!.bytes + 2 <= KEEPALIVE_BYTES) send(cut(KEEPALIVE_BYTES - kept), now, true);
+    commit();
+  }
+
   function idle(): Promise<void> {
     return new Promise((resolve) => waiters.push({ seq: Infinity, resolve }));
   }
@@ -580,6 +628,7 @@ export function createClient<Events extends { [K in keyof Events]: object } = Ev
     if (held > 0) await Promise.race([flush(), expired]);
     clearTimeout(deadline);
     state = "closed";
+    unlisten();
     clearTimeout(wakeTimer);
     const closed = new MeshworkDeliveryError("the client closed before the event was delivered", { code: "client_closed", retryable: true });
     const left: Entry[] = [];
@@ -614,6 +663,18 @@ export function createClient<Events extends { [K in keyof Events]: object } = Ev
     }
     return closing;
   }
+
+  // Browsers: flush when the page is hidden or unloaded (hosted mode; `flushOnHide: false` opts out).
+  type Listen = (type: string, listener: (event: { type: string }) => void) => void;
+  const page = globalThis as { document?: { visibilityState?: string }; addEventListener?: Listen; removeEventListener?: Listen };
+  const onHide = (event: { type: string }) => {
+    if (event.type === "pagehide" || page.document!.visibilityState === "hidden") hide();
+  };
+  const listening = !engine && options.flushOnHide !== false && !!page.document && typeof page.addEventListener === "function";
+  const unlisten = () => {
+    if (listening) for (const type of ["visibilitychange", "pagehide"]) page.removeEventListener?.(type, onHide);
+  };
+  if (listening) for (const type of ["visibilitychange", "pagehide"]) page.addEventListener!(type, onHide);
 
   let ready: Promise<void> = Promise.resolve();
   if (queue) {

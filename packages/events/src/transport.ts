@@ -3,9 +3,9 @@ import { MeshworkDeliveryError, MeshworkValidationError } from "./errors.js";
 import { classifyResponse, type SendOutcome } from "./retry.js";
 import type { EventsTransportTarget, WireEvent } from "./types.js";
 
-/** Sends one batch body (a JSON array); never rejects except when `signal` aborts it. */
+/** Sends one batch body (a JSON array); never rejects except when `signal` aborts it. `keepalive` lets the request outlive the page. */
 export interface Transport {
-  send(body: string, idempotencyKey: string, signal: AbortSignal): Promise<SendOutcome>;
+  send(body: string, idempotencyKey: string, signal: AbortSignal, keepalive?: boolean): Promise<SendOutcome>;
 }
 
 const PROTECTED = ["x-meshes-publishable-key", "content-type", "accept", "idempotency-key"];
@@ -39,6 +39,7 @@ export async function post(
   body: string,
   headers: Record<string, string>,
   signal: AbortSignal,
+  keepalive?: boolean,
 ): Promise<SendOutcome> {
   let response;
   try {
@@ -47,6 +48,7 @@ export async function post(
       body,
       headers,
       signal,
+      ...(keepalive && { keepalive }),
       retry: false,
       ignoreResponseError: true,
       responseType: "text",
@@ -79,7 +81,7 @@ export function httpTransport(options: {
     "X-Meshes-Publishable-Key": options.publishableKey,
   };
   return {
-    send: (body, idempotencyKey, signal) => post($fetch, url, body, { ...headers, "Idempotency-Key": idempotencyKey }, signal),
+    send: (body, idempotencyKey, signal, keepalive) => post($fetch, url, body, { ...headers, "Idempotency-Key": idempotencyKey }, signal, keepalive),
   };
 }
 

@@ -169,6 +169,12 @@ export interface EndpointOptions<Events> extends CommonOptions<Events> {
   headers?: Record<string, string>;
   /** A fetch implementation; defaults to the global one. */
   fetch?: typeof globalThis.fetch;
+  /**
+   * In a browser, send what is queued at once with `fetch(…, { keepalive: true })` when the page
+   * is hidden (`visibilitychange`) or left (`pagehide`), so the last events of a session are not
+   * lost; at most 64 KiB can leave that way. Default true; it does nothing outside a page.
+   */
+  flushOnHide?: boolean;
 }
 
 /** In-process mode: events go straight to an engine's `ingest`. */
@@ -177,6 +183,7 @@ export interface EngineOptions<Events> extends CommonOptions<Events> {
   endpoint?: undefined;
   headers?: undefined;
   fetch?: undefined;
+  flushOnHide?: undefined;
 }
 
 /** Options of `createClient`: one of `endpoint` or `engine`, plus batching, queue and retry settings. */
