@@ -236,7 +236,7 @@ describe("circuit breaker", () => {
   it("opens again with a doubled cool-down when the probe fails", async () => {
     const { engine, sim } = await harness({
       breaker: { failureThreshold: 2, cooldownMs: 10_000 },
-      connections: [acmeConnection("c1", "acme-prod", { concurrency: 1, retry: { schedule: [0, 3_600_000] } })],
+      connections: [acmeConnection("c1", "acme-prod", { concurrency: 1, retry: { schedule: [0, 3_600_000], jitter: 0 } })],
       rules: [noteRule("r1", "c1")],
     });
     sim("c1").inject({ status: 503, times: 3 });

@@ -74,6 +74,13 @@ export interface EngineOptions {
   attemptTimeoutMs?: number;
   /** How long `stop()` waits for attempts in flight before aborting them, ms. Default 10 000. */
   stopTimeoutMs?: number;
+  /**
+   * Commit each attempt's start (`processing`, the attempt number) before its request goes out,
+   * so a crash always leaves the interrupted attempt on record and the restart sends it again
+   * under the same idempotency key. Costs one group commit of latency per attempt.
+   * Default: true for a durable store (`store.durable`), false for `memoryStore()`.
+   */
+  writeAhead?: boolean;
   logger?: EngineLogger;
 }
 
@@ -158,8 +165,13 @@ interface CompiledRule {
   keyLimit: (RateLimit & { key: (metadata: any) => string }) | undefined;
 }
 
-interface Live extends Queued {
+/** Something whose row must be written at the next flush. */
+interface Dirtyable {
   row: DeliveryRow;
+  dirty: boolean;
+}
+
+interface Live extends Queued, Dirtyable {
   event: DeliveryEvent;
   rule: CompiledRule;
   token: number;
@@ -317,6 +329,11 @@ class RulesEngine implements Engine {
   private readonly logger: EngineLogger;
   private readonly attemptTimeoutMs: number;
   private readonly stopTimeoutMs: number;
+  private readonly writeAhead: boolean;
+  /** Record `processing` at each attempt's start (durable stores, or write-ahead). */
+  private readonly recordStarts: boolean;
+  /** Attempts whose start is waiting for its commit (write-ahead). */
+  private awaitingCommit: Live[] = [];
   private readonly keys = new Map<string, string>();
   private readonly conns = new Map<string, Conn>();
   private readonly rules = new Map<string, CompiledRule>();
@@ -332,7 +349,7 @@ class RulesEngine implements Engine {
   private starting: Promise<void> | undefined;
   private inFlight = 0;
   private ingesting = 0;
-  private readonly dirty = new Map<string, DeliveryRow>();
+  private dirtyList: Dirtyable[] = [];
   private attemptsToWrite: AttemptRow[] = [];
   private flushScheduled = false;
   private flushing: Promise<void> | undefined;
@@ -351,6 +368,8 @@ class RulesEngine implements Engine {
     this.logger = options.logger ?? { warn: (m, d) => console.warn(`[meshwork] ${m}`, d ?? ""), error: (m, d) => console.error(`[meshwork] ${m}`, d ?? "") };
     this.attemptTimeoutMs = options.attemptTimeoutMs ?? 60_000;
     this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
+    this.writeAhead = options.writeAhead ?? this.store.durable === true;
+    this.recordStarts = this.writeAhead || this.store.durable === true;
 
     const destinations = new Map(options.destinations.map((d) => [d.type, d]));
     for (const workspace of this.config.workspaces) for (const key of workspace.publishableKeys) this.keys.set(key, workspace.id);
@@ -459,13 +478,13 @@ class RulesEngine implements Engine {
         row.next_attempt_at = null;
         row.updated_at = now;
         row.completed_at = now;
-        this.markDirty(row);
+        this.markDirty({ row, dirty: false });
         continue;
       }
       const live = this.makeLive(row, ctx, rule);
       if (row.status === "processing") {
         // At-least-once: we cannot know whether the destination got it, so it goes again now.
-        this.markDirty(row, {
+        this.markDirty(live, {
           delivery_id: row.id,
           workspace: row.workspace,
           event_id: row.event_id,
@@ -515,7 +534,7 @@ class RulesEngine implements Engine {
     }
     if (this.watchdog) clearInterval(this.watchdog);
     this.watchdog = undefined;
-    while (this.flushing || this.dirty.size || this.attemptsToWrite.length) {
+    while (this.flushing || this.dirtyList.length || this.attemptsToWrite.length) {
       if (this.flushing) await this.flushing;
       else await this.flush();
       if (this.flushRetry) break;
@@ -696,7 +715,7 @@ class RulesEngine implements Engine {
   }
 
   private makeLive(row: DeliveryRow, event: DeliveryEvent, rule: CompiledRule): Live {
-    return { row, event, rule, where: Where.Idle, key: undefined, due: 0, heapIndex: -1, token: 0, startedWall: 0, cancelRequested: false };
+    return { row, event, rule, where: Where.Idle, key: undefined, due: 0, heapIndex: -1, token: 0, startedWall: 0, cancelRequested: false, dirty: false };
   }
 
   private keyOf(live: Live): { key: string | null; limit?: RateLimit } {
@@ -777,7 +796,7 @@ class RulesEngine implements Engine {
           const probeAt = lane.breaker.probeAt;
           for (const live of lane.unparked(probeAt)) {
             live.row.next_attempt_at = probeAt;
-            this.markDirty(live.row);
+            this.markDirty(live);
           }
           this.wake(lane, probeAt);
         }
@@ -804,11 +823,21 @@ class RulesEngine implements Engine {
     row.attempt_count++;
     row.next_attempt_at = null;
     row.updated_at = now;
-    this.markDirty(row);
     live.where = Where.InFlight;
     live.startedWall = performance.now();
-    const token = ++live.token;
+    live.token++;
     this.running.add(live);
+    if (!this.recordStarts) return this.launch(live);
+    this.markDirty(live);
+    if (this.writeAhead) this.awaitingCommit.push(live);
+    else this.launch(live);
+  }
+
+  private launch(live: Live): void {
+    const token = live.token;
+    if (live.cancelRequested) {
+      return this.complete(live, token, this.syntheticResult("rejected_client_error", false, "canceled before the request was sent", live));
+    }
     void this.execute(live).then(
       (result) => this.complete(live, token, result),
       (error: unknown) => this.complete(live, token, this.syntheticResult("internal_error", true, `the engine failed running the attempt: ${String(error)}`, live)),
@@ -942,7 +971,7 @@ class RulesEngine implements Engine {
       live.where = Where.Done;
       this.open.delete(row.id);
     }
-    this.markDirty(row, attempt);
+    this.markDirty(live, attempt);
     if (this.listeners.delivery.size) this.emitDelivery(row);
     this.pump(lane);
     this.checkIdle();
@@ -973,8 +1002,11 @@ class RulesEngine implements Engine {
 
   // ─── writes ──────────────────────────────────────────────────────────────────────────────
 
-  private markDirty(row: DeliveryRow, attempt?: AttemptRow): void {
-    this.dirty.set(row.id, row);
+  private markDirty(item: Dirtyable, attempt?: AttemptRow): void {
+    if (!item.dirty) {
+      item.dirty = true;
+      this.dirtyList.push(item);
+    }
     if (attempt) this.attemptsToWrite.push(attempt);
     if (!this.flushScheduled && !this.flushing) {
       this.flushScheduled = true;
@@ -986,19 +1018,28 @@ class RulesEngine implements Engine {
   private flush(): Promise<void> {
     if (this.flushing) return this.flushing;
     this.flushScheduled = false;
-    if (this.dirty.size === 0 && this.attemptsToWrite.length === 0) {
+    if (this.dirtyList.length === 0 && this.attemptsToWrite.length === 0 && this.awaitingCommit.length === 0) {
       this.checkIdle();
       return Promise.resolve();
     }
     // The store reads the rows during the call (see Store.write), so no copies are made here.
-    const deliveries = Array.from(this.dirty.values());
+    const written = this.dirtyList;
+    const deliveries: DeliveryRow[] = new Array(written.length);
+    for (let i = 0; i < written.length; i++) {
+      const item = written[i]!;
+      item.dirty = false;
+      deliveries[i] = item.row;
+    }
     const attempts = this.attemptsToWrite;
-    this.dirty.clear();
+    const starts = this.awaitingCommit;
+    this.dirtyList = [];
     this.attemptsToWrite = [];
+    this.awaitingCommit = [];
     this.flushing = this.store.write({ deliveries, attempts }).then(
       () => {
         this.flushing = undefined;
-        if ((this.dirty.size || this.attemptsToWrite.length) && !this.flushScheduled) {
+        for (const live of starts) if (live.where === Where.InFlight) this.launch(live);
+        if ((this.dirtyList.length || this.attemptsToWrite.length) && !this.flushScheduled) {
           this.flushScheduled = true;
           setImmediate(this.flushNow);
         }
@@ -1006,8 +1047,14 @@ class RulesEngine implements Engine {
       },
       (error: unknown) => {
         this.flushing = undefined;
-        for (const row of deliveries) if (!this.dirty.has(row.id)) this.dirty.set(row.id, row);
+        for (const item of written) {
+          if (!item.dirty) {
+            item.dirty = true;
+            this.dirtyList.push(item);
+          }
+        }
         this.attemptsToWrite = [...attempts, ...this.attemptsToWrite];
+        this.awaitingCommit = [...starts, ...this.awaitingCommit];
         this.reportError(error);
         if (this.state === "running" || this.state === "stopping") {
           this.flushRetry = setTimeout(() => {
@@ -1029,7 +1076,7 @@ class RulesEngine implements Engine {
 
   /** Writes pending changes now, so reads see them. */
   private async settle(): Promise<void> {
-    for (let i = 0; i < 10 && (this.flushing || this.dirty.size || this.attemptsToWrite.length); i++) {
+    for (let i = 0; i < 10 && (this.flushing || this.dirtyList.length || this.attemptsToWrite.length); i++) {
       if (this.flushing) await this.flushing.catch(noop);
       else if (this.state === "stopped") break;
       else await this.flush().catch(noop);
@@ -1039,7 +1086,7 @@ class RulesEngine implements Engine {
   // ─── drain ───────────────────────────────────────────────────────────────────────────────
 
   private quiet(): boolean {
-    if (this.inFlight > 0 || this.ingesting > 0 || this.flushing || this.flushScheduled || this.dirty.size || this.attemptsToWrite.length) return false;
+    if (this.inFlight > 0 || this.ingesting > 0 || this.flushing || this.flushScheduled || this.dirtyList.length || this.attemptsToWrite.length) return false;
     if (this.state === "starting") return false;
     if (this.state !== "running" || isTestClock(this.clock)) return true;
     const now = this.now();
@@ -1226,7 +1273,7 @@ class RulesEngine implements Engine {
     row.next_attempt_at = null;
     row.completed_at = null;
     row.updated_at = now;
-    this.markDirty(row);
+    this.markDirty(live);
     lane.push(live);
     if (this.listeners.delivery.size) this.emitDelivery(row);
     this.pump(lane);
@@ -1256,7 +1303,7 @@ class RulesEngine implements Engine {
     row.updated_at = now;
     row.completed_at = now;
     this.open.delete(row.id);
-    this.markDirty(row);
+    this.markDirty(live);
     if (this.listeners.delivery.size) this.emitDelivery(row);
     this.checkIdle();
     return publicDelivery(row);

@@ -441,6 +441,8 @@ export interface ConnectionStatusRow {
  */
 export interface Store {
   readonly name: string;
+  /** True when a commit survives the process (SQLite, Postgres); the engine then writes each attempt's start ahead. */
+  readonly durable?: boolean;
   /** Creates or migrates the schema. Called by `engine.start()`. */
   open(): Promise<void>;
   close(): Promise<void>;

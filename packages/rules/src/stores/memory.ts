@@ -14,40 +14,84 @@ import { OPEN_STATUSES, summarizeDeliveries } from "./shared.js";
 
 interface MemEvent {
   row: EventRow;
-  deliveries: DeliveryRow[];
+  deliveries: MemDelivery[];
 }
 
-const keyOf = (workspace: string, id: string) => `${workspace}\u0000${id}`;
+interface MemDelivery {
+  row: DeliveryRow;
+  event: MemEvent;
+  attempts: AttemptRow[] | undefined;
+}
+
+/**
+ * Rows handed to the engine (and the engine's own rows passed to `insertEvents`) carry a
+ * pointer to the stored entry, so a write finds it without a lookup.
+ */
+const ENTRY = Symbol("meshwork.memory-entry");
+type Tagged = DeliveryRow & { [ENTRY]?: MemDelivery };
+
+function copyDelivery(r: DeliveryRow): DeliveryRow {
+  return {
+    id: r.id,
+    workspace: r.workspace,
+    event_id: r.event_id,
+    rule_id: r.rule_id,
+    connection: r.connection,
+    action: r.action,
+    integration_type: r.integration_type,
+    event: r.event,
+    status: r.status,
+    attempt_count: r.attempt_count,
+    round_start: r.round_start,
+    next_attempt_at: r.next_attempt_at,
+    last_error: r.last_error,
+    last_outcome: r.last_outcome,
+    idempotency_key: r.idempotency_key,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+    completed_at: r.completed_at,
+  };
+}
 
 /**
  * A store that keeps everything in memory: the default, for tests, demos and apps that accept
- * losing undelivered events on a crash. Nothing is evicted; use `sqliteStore` for anything long-lived.
+ * losing undelivered events on a crash. Nothing is evicted and payloads are kept as given (not
+ * copied); use `sqliteStore` for anything long-lived.
  *
  * @example
  * const engine = createEngine({ config, destinations, store: memoryStore() });
  */
 export function memoryStore(): Store {
-  const events = new Map<string, MemEvent>();
-  const eventsById = new Map<string, MemEvent[]>();
+  /** workspace → event id → event. */
+  const events = new Map<string, Map<string, MemEvent>>();
   const ordered: MemEvent[] = [];
-  const deliveries = new Map<string, { row: DeliveryRow; event: MemEvent }>();
-  const attempts = new Map<string, AttemptRow[]>();
+  const deliveries = new Map<string, MemDelivery>();
   const statuses = new Map<string, ConnectionStatusRow>();
 
-  const withEvent = (entry: { row: DeliveryRow; event: MemEvent }): DeliveryWithEvent => ({
-    delivery: { ...entry.row },
-    event: { ...entry.event.row },
-  });
+  const eventOf = (workspace: string, id: string) => events.get(workspace)?.get(id);
+
+  const handOut = (entry: MemDelivery): DeliveryRow => {
+    const copy = copyDelivery(entry.row) as Tagged;
+    copy[ENTRY] = entry;
+    return copy;
+  };
+
+  const withEvent = (entry: MemDelivery): DeliveryWithEvent => ({ delivery: handOut(entry), event: { ...entry.event.row } });
 
   const refresh = (event: MemEvent) => {
-    const summary = summarizeDeliveries(event.deliveries);
+    const summary = summarizeDeliveries(event.deliveries, (d) => d.row);
     event.row.status = summary.status;
     event.row.completed_count = summary.completed_count;
     event.row.failed_count = summary.failed_count;
   };
 
+  const allDeliveries = function* () {
+    for (const event of ordered) yield* event.deliveries;
+  };
+
   return {
     name: "memory",
+    durable: false,
     async open() {},
     async close() {},
 
@@ -55,35 +99,38 @@ export function memoryStore(): Store {
       const results: InsertResult[] = new Array(items.length);
       for (let i = 0; i < items.length; i++) {
         const item = items[i]!;
-        const key = keyOf(item.event.workspace, item.event.id);
-        const existing = events.get(key);
+        const source = item.event;
+        let byId = events.get(source.workspace);
+        if (!byId) events.set(source.workspace, (byId = new Map()));
+        const existing = byId.get(source.id);
         if (existing) {
           results[i] = { inserted: false, event: { ...existing.row } };
           continue;
         }
-        const row: EventRow = { ...item.event, seq: ordered.length + 1 };
-        const stored: MemEvent = { row, deliveries: [] };
-        for (const delivery of item.deliveries) {
-          const copy = { ...delivery };
-          stored.deliveries.push(copy);
-          deliveries.set(copy.id, { row: copy, event: stored });
+        const list = item.deliveries;
+        const row: EventRow = { ...source, status: list.length ? "pending" : "completed", total_rules: list.length, completed_count: 0, failed_count: 0, seq: ordered.length + 1 };
+        const stored: MemEvent = { row, deliveries: new Array(list.length) };
+        let fresh = true;
+        for (let d = 0; d < list.length; d++) {
+          const given = list[d]! as Tagged;
+          const entry: MemDelivery = { row: copyDelivery(given), event: stored, attempts: undefined };
+          given[ENTRY] = entry;
+          stored.deliveries[d] = entry;
+          deliveries.set(given.id, entry);
+          if (given.status !== "pending" || given.attempt_count > 0) fresh = false;
         }
-        refresh(stored);
-        row.total_rules = stored.deliveries.length;
-        events.set(key, stored);
-        const sameId = eventsById.get(row.id);
-        if (sameId) sameId.push(stored);
-        else eventsById.set(row.id, [stored]);
+        if (!fresh) refresh(stored);
+        byId.set(row.id, stored);
         ordered.push(stored);
-        results[i] = { inserted: true, event: { ...row } };
+        results[i] = { inserted: true, event: row };
       }
       return results;
     },
 
     async write(batch) {
-      const touched = new Set<MemEvent>();
+      let touched: MemEvent | Set<MemEvent> | undefined;
       for (const delivery of batch.deliveries) {
-        const entry = deliveries.get(delivery.id);
+        const entry = (delivery as Tagged)[ENTRY] ?? deliveries.get(delivery.id);
         if (!entry) continue;
         const row = entry.row;
         row.status = delivery.status;
@@ -94,25 +141,31 @@ export function memoryStore(): Store {
         row.last_outcome = delivery.last_outcome;
         row.updated_at = delivery.updated_at;
         row.completed_at = delivery.completed_at;
-        touched.add(entry.event);
+        if (touched === undefined) touched = entry.event;
+        else if (touched !== entry.event) {
+          if (!(touched instanceof Set)) touched = new Set([touched]);
+          touched.add(entry.event);
+        }
       }
       for (const attempt of batch.attempts) {
-        const list = attempts.get(attempt.delivery_id);
-        if (list) list.push(attempt);
-        else attempts.set(attempt.delivery_id, [attempt]);
+        const entry = deliveries.get(attempt.delivery_id);
+        if (!entry) continue;
+        if (entry.attempts) entry.attempts.push(attempt);
+        else entry.attempts = [attempt];
       }
-      for (const event of touched) refresh(event);
+      if (touched instanceof Set) for (const event of touched) refresh(event);
+      else if (touched) refresh(touched);
     },
 
     async openDeliveries() {
       const out: DeliveryWithEvent[] = [];
-      for (const entry of deliveries.values()) if (OPEN_STATUSES.includes(entry.row.status)) out.push(withEvent(entry));
+      for (const entry of allDeliveries()) if (OPEN_STATUSES.includes(entry.row.status)) out.push(withEvent(entry));
       return out;
     },
 
     async dueDeliveries(time, limit) {
       const out: DeliveryWithEvent[] = [];
-      for (const entry of deliveries.values()) {
+      for (const entry of allDeliveries()) {
         if (OPEN_STATUSES.includes(entry.row.status) && (entry.row.next_attempt_at ?? 0) <= time) out.push(withEvent(entry));
       }
       out.sort((a, b) => (a.delivery.next_attempt_at ?? 0) - (b.delivery.next_attempt_at ?? 0));
@@ -120,8 +173,13 @@ export function memoryStore(): Store {
     },
 
     async getEvents(id, workspace) {
-      const found = eventsById.get(id) ?? [];
-      return found.filter((e) => workspace === undefined || e.row.workspace === workspace).map((e) => ({ ...e.row }));
+      const out: EventRow[] = [];
+      for (const [name, byId] of events) {
+        if (workspace !== undefined && name !== workspace) continue;
+        const found = byId.get(id);
+        if (found) out.push({ ...found.row });
+      }
+      return out;
     },
 
     async listEvents(query: StoreEventQuery) {
@@ -142,33 +200,36 @@ export function memoryStore(): Store {
     },
 
     async eventDeliveries(workspace, eventId) {
-      const event = events.get(keyOf(workspace, eventId));
-      return event ? event.deliveries.map((d) => ({ ...d })) : [];
+      return eventOf(workspace, eventId)?.deliveries.map(handOut) ?? [];
     },
 
     async getDelivery(workspace, eventId, ruleId) {
-      const event = events.get(keyOf(workspace, eventId));
-      const row = event?.deliveries.find((d) => d.rule_id === ruleId);
-      return event && row ? { delivery: { ...row }, event: { ...event.row } } : undefined;
+      const entry = eventOf(workspace, eventId)?.deliveries.find((d) => d.row.rule_id === ruleId);
+      return entry ? withEvent(entry) : undefined;
     },
 
     async listAttempts(deliveryId) {
-      return (attempts.get(deliveryId) ?? []).map((a) => ({ ...a }));
+      return (deliveries.get(deliveryId)?.attempts ?? []).map((a) => ({ ...a }));
     },
 
     async findDeliveries(query: StoreDeliveryQuery) {
       const out: DeliveryWithEvent[] = [];
-      for (const entry of deliveries.values()) {
-        const d = entry.row;
-        const e = entry.event.row;
-        if (d.workspace !== query.workspace || !query.statuses.includes(d.status)) continue;
-        if (query.connection !== undefined && d.connection !== query.connection) continue;
-        if (query.rule !== undefined && d.rule_id !== query.rule) continue;
-        if (query.event !== undefined && d.event !== query.event) continue;
-        if (query.outcomes && (d.last_outcome === null || !query.outcomes.includes(d.last_outcome))) continue;
+      const byId = events.get(query.workspace);
+      if (!byId) return out;
+      for (const event of ordered) {
+        const e = event.row;
+        if (e.workspace !== query.workspace) continue;
         if (query.since !== undefined && e.created_at < query.since) continue;
         if (query.until !== undefined && e.created_at >= query.until) continue;
-        out.push(withEvent(entry));
+        for (const entry of event.deliveries) {
+          const d = entry.row;
+          if (!query.statuses.includes(d.status)) continue;
+          if (query.connection !== undefined && d.connection !== query.connection) continue;
+          if (query.rule !== undefined && d.rule_id !== query.rule) continue;
+          if (query.event !== undefined && d.event !== query.event) continue;
+          if (query.outcomes && (d.last_outcome === null || !query.outcomes.includes(d.last_outcome))) continue;
+          out.push(withEvent(entry));
+        }
       }
       return out;
     },

@@ -4,7 +4,10 @@ import type { DeliveryRow, DeliveryStatus, EventStatus } from "../types.js";
 export const OPEN_STATUSES: readonly DeliveryStatus[] = ["pending", "processing", "retrying"];
 
 /** An event's status and counters from its deliveries (see `EventStatus`). */
-export function summarizeDeliveries(deliveries: readonly Pick<DeliveryRow, "status" | "attempt_count">[]): {
+export function summarizeDeliveries<T = Pick<DeliveryRow, "status" | "attempt_count">>(
+  deliveries: readonly T[],
+  rowOf: (item: T) => Pick<DeliveryRow, "status" | "attempt_count"> = (item) => item as Pick<DeliveryRow, "status" | "attempt_count">,
+): {
   status: EventStatus;
   completed_count: number;
   failed_count: number;
@@ -14,7 +17,8 @@ export function summarizeDeliveries(deliveries: readonly Pick<DeliveryRow, "stat
   let completed = 0;
   let failed = 0;
   let canceled = 0;
-  for (const d of deliveries) {
+  for (const item of deliveries) {
+    const d = rowOf(item);
     switch (d.status) {
       case "pending":
         open++;

@@ -413,6 +413,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
 
   return {
     name: "sqlite",
+    durable: true,
 
     async open() {
       if (db) return;
