@@ -77,6 +77,9 @@ describe("POST /api/v1/events", () => {
       [{ event: "user.signup", payload: {}, id: 12 }, "invalid_event", "id"],
       [{ event: "user.signup", payload: {}, workspace: "globex-prod" }, "invalid_event", "workspace"],
       [{ event: "user.signup", payload: {}, resource: "x".repeat(300) }, "invalid_event", "resource"],
+      // A lone surrogate cannot be stored as text: it would come back altered, so the id would not be found.
+      [{ event: "user.signup", payload: {}, id: "evt-\ud800" }, "invalid_event", "id"],
+      [{ event: "user.\udc00", payload: {} }, "invalid_event", "event"],
     ];
     for (const [body, error, field] of cases) {
       const res = await post(server, "/api/v1/events", body);

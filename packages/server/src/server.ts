@@ -4,6 +4,7 @@ import { createAdaptorServer } from "@hono/node-server";
 import { createEngine, memoryStore, sqliteStore, type EngineLogger } from "@meshwork/rules";
 import { Hono } from "hono";
 import { routePath } from "hono/route";
+import { createAttemptGate } from "./attempt-gate.js";
 import { createTokenVerifier } from "./auth.js";
 import { resolveDestinations } from "./destinations.js";
 import { MeshworkServerError } from "./errors.js";
@@ -44,8 +45,12 @@ const PURGE_EVERY_MS = 10 * 60_000;
  */
 export function createServer(options: ServerOptions): MeshworkServer {
   const log = createLogger(options.logger);
-  const destinations = resolveDestinations(options.destinations, options.destinationOptions, options.builtInDestinations !== false);
-  const store = options.store ?? (options.db ? sqliteStore({ path: options.db }) : memoryStore());
+  const baseStore = options.store ?? (options.db ? sqliteStore({ path: options.db }) : memoryStore());
+  // On a durable store, no request leaves before its attempt is on record (see createAttemptGate).
+  const gate = baseStore.name === "memory" ? undefined : createAttemptGate(log);
+  const store = gate ? gate.store(baseStore) : baseStore;
+  const resolved = resolveDestinations(options.destinations, options.destinationOptions, options.builtInDestinations !== false);
+  const destinations = gate ? resolved.map((d) => gate.destination(d)) : resolved;
   const engineLogger: EngineLogger = {
     warn: (message, detail) => log.warn({ detail: describe(detail) }, message),
     error: (message, detail) => log.error({ detail: describe(detail) }, message),

@@ -27,9 +27,19 @@ function nestedDeeperThan(value: unknown, limit: number): boolean {
   return false;
 }
 
+/** A lone UTF-16 surrogate: such a string cannot be stored as text (it would come back altered). */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 /** Server-side checks the engine does not make; answers the failed record or undefined. */
 function precheck(raw: unknown): FailedRecord | undefined {
-  if (isObject(raw) && isObject(raw.payload) && nestedDeeperThan(raw.payload, MAX_PAYLOAD_DEPTH)) {
+  if (!isObject(raw)) return undefined;
+  for (const field of ["event", "id", "resource", "resource_id", "workspace"] as const) {
+    const value = raw[field];
+    if (typeof value === "string" && LONE_SURROGATE.test(value)) {
+      return { message: `${field}: is not valid Unicode (it holds a lone surrogate)`, error: "invalid_event", field, retryable: false };
+    }
+  }
+  if (isObject(raw.payload) && nestedDeeperThan(raw.payload, MAX_PAYLOAD_DEPTH)) {
     return { message: `payload: is nested deeper than ${MAX_PAYLOAD_DEPTH} levels`, error: "invalid_event", field: "payload", retryable: false };
   }
   return undefined;
