@@ -13,6 +13,7 @@ let unique = new Set();
 let completeAt = null;
 let lastNewAt = null;
 let unknown = 0;
+let cpu0 = process.cpuUsage();
 
 function idsOf(path, body) {
   if (path === "/api/v1/events/bulk") return body.map((event) => event.id);
@@ -88,9 +89,11 @@ process.on("message", (message) => {
     requests = failed = received = unknown = 0;
     unique = new Set();
     completeAt = lastNewAt = null;
+    cpu0 = process.cpuUsage();
     process.send({ type: "reset" });
   } else if (message.type === "stats") {
-    process.send({ type: "stats", requests, failed, received, unique: unique.size, completeAt, lastNewAt, unknown });
+    const cpu = process.cpuUsage(cpu0);
+    process.send({ type: "stats", requests, failed, received, unique: unique.size, completeAt, lastNewAt, unknown, cpuMicros: cpu.user + cpu.system });
   } else if (message.type === "stop") {
     server.closeAllConnections();
     server.close(() => process.exit(0));
