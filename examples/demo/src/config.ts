@@ -136,9 +136,13 @@ export function demoWorkspaces(): DemoWorkspace[] {
   );
 }
 
+/** For `--serve`: the management API and the `meshwork` CLI read the history with this key. */
+export const DEMO_ACCESS_KEY = { accessKey: "mk_demo_admin", secretKey: "demo-secret-not-for-production" };
+
 /** The whole configuration, checked by `defineConfig`. */
 export function demoConfig(workspaces: DemoWorkspace[]) {
   return defineConfig({
+    accessKeys: [{ ...DEMO_ACCESS_KEY, workspaces: workspaces.map((w) => w.id) }],
     workspaces: workspaces.map(
       (w): WorkspaceConfig => ({ id: w.id, name: w.name, environment: w.env, publishableKeys: [w.publishableKey] }),
     ),

@@ -9,7 +9,7 @@ import type { Destination } from "@meshwork/destination-kit";
 import { createClient, type MeshworkClient } from "@meshwork/events";
 import { hubspot, type HubspotSimulator } from "@meshwork/hubspot";
 import { intercom, type IntercomSimulator } from "@meshwork/intercom";
-import { createEngine, sqliteStore, type Delivery, type Engine } from "@meshwork/rules";
+import { createEngine, sqliteStore, type Delivery, type Engine, type EngineOptions } from "@meshwork/rules";
 import { slack, type SlackSimulator } from "@meshwork/slack";
 import { createWebhookSimulator, webhook } from "@meshwork/webhook";
 import { connectionId, DESTINATION_NAMES, demoConfig, demoWorkspaces, IDS, RULE_SET, type DemoWorkspace, type DestinationType } from "./config.js";
@@ -25,6 +25,8 @@ export interface DemoOptions {
   retrySchedule?: number[];
   /** Leave the engine running (for `--serve`); the caller stops it and removes `dataDir`. */
   keepRunning?: boolean;
+  /** Builds the engine; default `createEngine`. `--serve` passes one that builds a server around it. */
+  createEngine?: (options: EngineOptions) => Engine;
 }
 
 export interface DemoResult {
@@ -48,7 +50,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 
   const dataDir = mkdtempSync(join(tmpdir(), "meshwork-demo-"));
   const workspaces = demoWorkspaces();
-  const engine = createEngine({
+  const engine = (options.createEngine ?? createEngine)({
     config: demoConfig(workspaces),
     destinations: [hubspot(), activecampaign(), intercom(), slack(), verifyingWebhook(workspaces)],
     store: sqliteStore({ path: join(dataDir, "meshwork.db") }),
