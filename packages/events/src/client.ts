@@ -665,16 +665,20 @@ export function createClient<Events extends { [K in keyof Events]: object } = Ev
   }
 
   // Browsers: flush when the page is hidden or unloaded (hosted mode; `flushOnHide: false` opts out).
-  type Listen = (type: string, listener: (event: { type: string }) => void) => void;
-  const page = globalThis as { document?: { visibilityState?: string }; addEventListener?: Listen; removeEventListener?: Listen };
-  const onHide = (event: { type: string }) => {
-    if (event.type === "pagehide" || page.document!.visibilityState === "hidden") hide();
+  type Target = { addEventListener(type: string, listener: () => void): void; removeEventListener(type: string, listener: () => void): void };
+  const win = globalThis as Partial<Target> & { document?: Target & { visibilityState?: string } };
+  const doc = win.document;
+  const onHide = () => {
+    if (doc!.visibilityState === "hidden") hide();
   };
-  const listening = !engine && options.flushOnHide !== false && !!page.document && typeof page.addEventListener === "function";
-  const unlisten = () => {
-    if (listening) for (const type of ["visibilitychange", "pagehide"]) page.removeEventListener?.(type, onHide);
+  const listening = !engine && options.flushOnHide !== false && typeof doc?.addEventListener === "function" && typeof win.addEventListener === "function";
+  const listen = (method: "addEventListener" | "removeEventListener") => {
+    if (!listening) return;
+    doc![method]("visibilitychange", onHide);
+    win[method]!("pagehide", hide);
   };
-  if (listening) for (const type of ["visibilitychange", "pagehide"]) page.addEventListener!(type, onHide);
+  const unlisten = () => listen("removeEventListener");
+  listen("addEventListener");
 
   let ready: Promise<void> = Promise.resolve();
   if (queue) {

@@ -16,14 +16,17 @@ interface Sent {
 
 const g = globalThis as Record<string, unknown>;
 let handlers: Map<string, Set<Handler>>;
-let doc: { visibilityState: string };
+let doc: { visibilityState: string; addEventListener: unknown; removeEventListener: unknown };
 
 beforeEach(() => {
   handlers = new Map();
-  doc = { visibilityState: "visible" };
+  const add = (type: string, h: Handler) => (handlers.get(type) ?? handlers.set(type, new Set()).get(type)!).add(h);
+  const remove = (type: string, h: Handler) => handlers.get(type)?.delete(h);
+  // visibilitychange is listened for on the document, pagehide on the window.
+  doc = { visibilityState: "visible", addEventListener: add, removeEventListener: remove };
   g.document = doc;
-  g.addEventListener = (type: string, h: Handler) => (handlers.get(type) ?? handlers.set(type, new Set()).get(type)!).add(h);
-  g.removeEventListener = (type: string, h: Handler) => handlers.get(type)?.delete(h);
+  g.addEventListener = add;
+  g.removeEventListener = remove;
 });
 
 const clients: MeshworkClient[] = [];

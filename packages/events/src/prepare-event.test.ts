@@ -126,6 +126,21 @@ describe("schemas", () => {
     await client.close();
   });
 
+  it("turns a schema that throws into a validation error", () => {
+    const broken: StandardSchemaV1 = {
+      "~standard": {
+        version: 1,
+        vendor: "test",
+        validate: () => {
+          throw new Error("bug in schema");
+        },
+      },
+    };
+    const error = validationError(() => prepareEvent({ event: "a", payload: {} }, { ...options, schemas: { a: broken } }));
+    expect(error).toMatchObject({ field: "payload", code: "schema_error" });
+    expect((error.cause as Error).message).toBe("bug in schema");
+  });
+
   it("refuses an asynchronous schema", () => {
     const asyncSchema: StandardSchemaV1 = { "~standard": { version: 1, vendor: "test", validate: async (value) => ({ value }) } };
     const error = validationError(() => prepareEvent({ event: "a", payload: {} }, { ...options, schemas: { a: asyncSchema } }));

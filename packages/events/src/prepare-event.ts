@@ -83,7 +83,12 @@ function assertJson(value: unknown, keys: Array<string | number>, ancestors: obj
 }
 
 function checkSchema(schema: StandardSchemaV1, payload: unknown): unknown {
-  const result = schema["~standard"].validate(payload);
+  let result: ReturnType<StandardSchemaV1["~standard"]["validate"]>;
+  try {
+    result = schema["~standard"].validate(payload);
+  } catch (error) {
+    throw invalid("payload", "schema_error", `the schema threw: ${error instanceof Error ? error.message : String(error)}`, error);
+  }
   if (typeof (result as { then?: unknown }).then === "function") {
     (result as Promise<unknown>).then(undefined, () => undefined);
     throw invalid("payload", "async_schema", "the schema validates asynchronously; only synchronous schemas are supported");
