@@ -19,10 +19,10 @@ const DEADLINE_MS = Number(arg("deadline", 60_000));
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 
 const LIBS = [
-  { id: "meshwork", name: "@meshwork/events", pkg: "@meshwork/events" },
-  { id: "segment", name: "@segment/analytics-node", pkg: "@segment/analytics-node" },
-  { id: "posthog", name: "posthog-node, maxQueueSize 200k", pkg: "posthog-node" },
-  { id: "posthog-default", name: "posthog-node, default maxQueueSize", pkg: "posthog-node" },
+  { id: "meshwork", pkg: "@meshwork/events" },
+  { id: "segment", pkg: "@segment/analytics-node" },
+  { id: "posthog", pkg: "posthog-node", note: "maxQueueSize 200k" },
+  { id: "posthog-default", pkg: "posthog-node", note: "default maxQueueSize" },
 ].filter((lib) => !arg("only") || arg("only").split(",").includes(lib.id));
 const SCENARIOS = [
   { id: "ok", name: "sink healthy", failEvery: 0 },
@@ -168,7 +168,7 @@ for (const scenario of SCENARIOS) {
     const lost = runs.map((r) => `${r.lost.toLocaleString("en-US")}${r.finished ? "" : "†"}`).join(", ");
     const rate = runs.every((r) => r.complete) ? fmt(runs.map((r) => r.eventsPerSec), 0) : `${fmt(runs.map((r) => r.eventsPerSec), 0)}*`;
     lines.push(
-      `| ${lib.name} ${versionOf(lib.pkg)} | ${scenario.name} | ${fmt(runs.map((r) => r.enqueueMedian), 2)} | ${fmt(runs.map((r) => r.enqueueCpuMedian), 2)} | ${rate} | ` +
+      `| ${lib.pkg} ${versionOf(lib.pkg)}${lib.note ? ` (${lib.note})` : ""} | ${scenario.name} | ${fmt(runs.map((r) => r.enqueueMedian), 2)} | ${fmt(runs.map((r) => r.enqueueCpuMedian), 2)} | ${rate} | ` +
         `${fmt(runs.map((r) => r.cpuPerEvent), 1)} | ${fmt(runs.map((r) => r.peakRssMB), 0)} | ${fmt(runs.map((r) => r.peakHeapMB), 0)} | ${lost} |`,
     );
   }
