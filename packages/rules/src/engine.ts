@@ -9,8 +9,11 @@ import {
   type Destination,
   type RateLimit,
   type RateLimitFeedback,
+  type RequestHook,
   type Simulator,
 } from "@meshwork/destination-kit";
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import { isTestClock, systemClock } from "./clock.js";
 import { compileCondition, type Predicate } from "./condition.js";
 import { resolveConfig } from "./config.js";
@@ -18,9 +21,10 @@ import { MeshworkRulesError } from "./errors.js";
 import { DueHeap } from "./heap.js";
 import { uuidv7 } from "./ids.js";
 import { Lane, Where, type Queued } from "./lane.js";
-import { resolveBreaker, type BreakerSignal } from "./limits.js";
+import { resolveBreaker, type BreakerSignal, type RateWindow, type ResolvedBreaker } from "./limits.js";
 import { compileMapping, type MappingOutcome } from "./mapping.js";
 import { nextDelay, resolveRetry, jittered, type ResolvedRetry } from "./retry.js";
+import { SharedBucket } from "./shared-bucket.js";
 import { memoryStore } from "./stores/memory.js";
 import { summarizeDeliveries } from "./stores/shared.js";
 import type {
@@ -30,7 +34,9 @@ import type {
   Clock,
   ConnectionConfig,
   Delivery,
+  DeliveryQueue,
   DeliveryRow,
+  DeliveryWithEvent,
   DrainOptions,
   EngineEvents,
   EngineLogger,
@@ -47,6 +53,8 @@ import type {
   ReplayQuery,
   RetryOptions,
   RuleConfig,
+  SharedBreakerState,
+  SharedLimits,
   Store,
   StoredEvent,
   TestClock,
@@ -81,7 +89,32 @@ export interface EngineOptions {
    * Default: true for a durable store (`store.durable`), false for `memoryStore()`.
    */
   writeAhead?: boolean;
+  /**
+   * With a store that has a shared queue (`postgresStore`), what this engine does: `"both"`
+   * (default) stores events and claims due deliveries; `"worker"` claims deliveries (e.g.
+   * `meshwork worker`); `"ingest"` only stores events, for workers elsewhere to deliver.
+   */
+  role?: "ingest" | "worker" | "both";
+  /** Shared queue: this engine's name on the leases it takes. Default `<host>:<pid>:<random>`. */
+  workerId?: string;
+  /** Shared queue: how long a claimed delivery stays this engine's without renewal, ms. Default 30 000, renewed every third of it. */
+  leaseMs?: number;
+  /** Shared queue: look for due deliveries at least this often, ms, besides the store's wake-ups. Default 1000. */
+  pollIntervalMs?: number;
+  /** Shared queue: most deliveries claimed in one round trip. Default 256. */
+  claimBatch?: number;
   logger?: EngineLogger;
+}
+
+/** The second argument of `engine.ingest`. */
+export interface IngestContext {
+  publishableKey: string;
+  /**
+   * Your open database transaction (with `postgresStore`: a `pg` client inside `BEGIN`). The
+   * events and their deliveries are written in it, so they exist, and are delivered, if and only
+   * if it commits (the outbox pattern). Needs a store with a shared queue.
+   */
+  tx?: unknown;
 }
 
 /** Counters for health checks and metrics. */
@@ -105,7 +138,7 @@ export interface Engine {
    * `MeshworkRulesError` (`unknown_publishable_key`, `engine_not_started`, `store_error`…) for
    * the whole call; a malformed event only fails its own record.
    */
-  ingest(events: readonly IngestEvent[], context: { publishableKey: string }): Promise<IngestResult>;
+  ingest(events: readonly IngestEvent[], context: IngestContext): Promise<IngestResult>;
   /**
    * Resolves when no delivery is pending or processing and none is due: every delivery is
    * finished, or waiting for a retry or an open circuit's probe (`next_attempt_at` in the future),
@@ -151,6 +184,12 @@ interface Conn {
   lane: Lane<Live>;
   disabled: { at: number; reason: string } | undefined;
   onRateLimit: (feedback: RateLimitFeedback) => void;
+  /** Shared queue: the connection's token bucket in the store (instead of the lane's window). */
+  bucket: SharedBucket | undefined;
+  breakerPolicy: ResolvedBreaker;
+  /** Shared breaker: failures the store counts; a report of the outcome is in flight. */
+  sharedFailures: number;
+  reporting: boolean;
 }
 
 interface CompiledRule {
@@ -357,6 +396,27 @@ class RulesEngine implements Engine {
   private idleWaiters: Array<() => void> = [];
   private readonly listeners: { [K in keyof EngineEvents]: Set<EngineEvents[K]> } = { delivery: new Set(), error: new Set() };
   private readonly flushNow = () => void this.flush();
+  /** Shared queue (claim mode): the store's queue and limits, and this engine's claiming state. */
+  private readonly queue: DeliveryQueue | undefined;
+  private readonly limits: SharedLimits | undefined;
+  private readonly claiming: boolean;
+  private readonly workerId: string;
+  private readonly leaseMs: number;
+  private readonly pollIntervalMs: number;
+  private readonly claimBatch: number;
+  private claimRunning = false;
+  private claimAgain = false;
+  private claimTimer: unknown = undefined;
+  /** The last claim filled its batch: more is due, claim again as room frees up. */
+  private backlog = false;
+  /** When the queue's next delivery is due, as the last claim saw it. */
+  private dueAt: number | null = null;
+  private lastSync = 0;
+  private unsubscribe: (() => void) | undefined;
+  private renewTimer: ReturnType<typeof setInterval> | undefined;
+  private renewing = false;
+  /** Attempts waiting in `beforeRequest` for a rate-limit token (on the engine's clock). */
+  private throttled = 0;
 
   constructor(options: EngineOptions) {
     this.config = resolveConfig(options.config, options.destinations);
@@ -370,6 +430,13 @@ class RulesEngine implements Engine {
     this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
     this.writeAhead = options.writeAhead ?? this.store.durable === true;
     this.recordStarts = this.writeAhead || this.store.durable === true;
+    this.queue = this.store.queue;
+    this.limits = this.queue?.limits;
+    this.claiming = this.queue !== undefined && options.role !== "ingest";
+    this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
+    this.leaseMs = Math.max(100, options.leaseMs ?? 30_000);
+    this.pollIntervalMs = Math.max(10, options.pollIntervalMs ?? 1000);
+    this.claimBatch = Math.max(1, options.claimBatch ?? 256);
 
     const destinations = new Map(options.destinations.map((d) => [d.type, d]));
     for (const workspace of this.config.workspaces) for (const key of workspace.publishableKeys) this.keys.set(key, workspace.id);
@@ -379,13 +446,18 @@ class RulesEngine implements Engine {
       const simulator = config.mode === "sandbox" ? destination.sandbox() : undefined;
       const breaker = resolveBreaker(options.breaker, config.breaker);
       const retry = resolveRetry(options.retry, config.retry);
+      const rateLimit = config.rateLimit ?? destination.rateLimit;
+      const limits = this.limits;
       const lane: Lane<Live> = new Lane<Live>(
         config.id,
         config.concurrency ?? destination.concurrency ?? options.concurrency ?? 10,
-        config.rateLimit ?? destination.rateLimit,
+        // With shared limits the budget is the store's bucket, taken per request (see requestGate).
+        limits ? undefined : rateLimit,
         breaker,
         (live) => this.keyOf(live),
       );
+      lane.breaker.external = limits !== undefined && breaker.failureThreshold > 0;
+      const bucket = limits && rateLimit ? new SharedBucket(limits, config.id, rateLimit, this.clock, (error) => this.reportError(error)) : undefined;
       const conn: Conn = {
         config,
         destination,
@@ -400,8 +472,13 @@ class RulesEngine implements Engine {
           if (feedback.remaining !== undefined && feedback.remaining <= 0 && feedback.resetAt !== undefined) {
             const now = this.now();
             lane.pausedUntil = Math.max(lane.pausedUntil, Math.min(feedback.resetAt, now + retry.maxRetryAfterMs));
+            if (bucket) this.limits!.pause(bucket.bucket, lane.pausedUntil - now).catch((error: unknown) => this.reportError(error));
           }
         },
+        bucket,
+        breakerPolicy: breaker,
+        sharedFailures: 0,
+        reporting: false,
       };
       this.conns.set(config.id, conn);
     }
@@ -446,6 +523,7 @@ class RulesEngine implements Engine {
         this.watchdog.unref?.();
         this.armHeapTimer();
         for (const conn of this.conns.values()) this.pump(conn.lane);
+        if (this.claiming) this.startClaiming();
         this.checkIdle();
       },
       (error: unknown) => {
@@ -464,6 +542,8 @@ class RulesEngine implements Engine {
       const conn = this.conns.get(status.connection);
       if (conn) conn.disabled = { at: status.disabled_at, reason: status.reason };
     }
+    // Shared queue: open deliveries stay in the store until an engine claims them.
+    if (this.queue) return;
     const rows = await this.store.openDeliveries();
     const now = this.now();
     const events = new Map<EventRow, DeliveryEvent>();
@@ -517,6 +597,7 @@ class RulesEngine implements Engine {
     if (this.state === "starting") await this.starting!.catch(noop);
     if (this.state !== "running") return;
     this.state = "stopping";
+    this.stopClaiming();
     if (this.heapTimer !== undefined) this.clock.clearTimeout(this.heapTimer);
     this.heapTimer = undefined;
     this.heapTimerAt = Infinity;
@@ -541,6 +622,11 @@ class RulesEngine implements Engine {
     }
     if (this.flushRetry) clearTimeout(this.flushRetry);
     this.flushRetry = undefined;
+    if (this.claiming) {
+      // Deliveries claimed but not started go back to the queue for the other engines.
+      await this.waitFor(() => !this.claimRunning && !this.renewing, 5000);
+      if (this.open.size) await this.queue!.release(this.workerId, [...this.open.keys()]).catch((error: unknown) => this.reportError(error));
+    }
     this.open.clear();
     this.heap.clear();
     this.running.clear();
@@ -569,7 +655,7 @@ class RulesEngine implements Engine {
 
   // ─── ingest ──────────────────────────────────────────────────────────────────────────────
 
-  async ingest(events: readonly IngestEvent[], context: { publishableKey: string }): Promise<IngestResult> {
+  async ingest(events: readonly IngestEvent[], context: IngestContext): Promise<IngestResult> {
     if (this.state !== "running") {
       if (this.state === "starting") await this.starting;
       else
@@ -587,6 +673,11 @@ class RulesEngine implements Engine {
       );
     }
     if (!Array.isArray(events)) throw new MeshworkRulesError("invalid_request", "events must be an array of events");
+    const tx = context.tx;
+    if (tx !== undefined && !this.queue) {
+      throw new MeshworkRulesError("invalid_request", `tx: ingesting inside your own transaction needs a store with a shared queue, such as postgresStore (this engine's store is "${this.store.name}")`);
+    }
+    const shared = this.queue !== undefined;
     const now = this.now();
     const createdBy = `publishable_key:${maskKey(context.publishableKey)}`;
     const byEvent = this.index.get(workspace);
@@ -644,7 +735,7 @@ class RulesEngine implements Engine {
             status: "pending",
             attempt_count: 0,
             round_start: 0,
-            next_attempt_at: null,
+            next_attempt_at: shared && rule.conn.retry.schedule[0] ? now + jittered(rule.conn.retry.schedule[0], rule.conn.retry.jitter, this.random) : null,
             last_error: null,
             last_outcome: null,
             idempotency_key: deliveryId,
@@ -665,7 +756,7 @@ class RulesEngine implements Engine {
       this.ingesting++;
       let results;
       try {
-        results = await this.store.insertEvents(items);
+        results = tx === undefined ? await this.store.insertEvents(items) : await this.store.insertEvents(items, { tx });
       } catch (error) {
         throw MeshworkRulesError.isInstance(error)
           ? error
@@ -678,7 +769,8 @@ class RulesEngine implements Engine {
       for (let k = 0; k < results.length; k++) {
         const result = results[k]!;
         records[positions[k]!] = publicRecord(result.event);
-        if (!result.inserted) continue;
+        // Shared queue: workers (this engine among them) claim the deliveries from the store.
+        if (!result.inserted || shared) continue;
         const item = items[k]!;
         if (item.deliveries.length === 0) continue;
         const ctx = this.eventContext(item.event, item.event.created_at === now ? (createdIso ??= iso(now)) : undefined);
@@ -696,6 +788,7 @@ class RulesEngine implements Engine {
         }
       }
       if (this.state === "running") for (const lane of touched) this.pump(lane);
+      if (shared && tx === undefined) this.kickClaim();
     }
     this.checkIdle();
     const count = events.length - failed;
@@ -794,6 +887,8 @@ class RulesEngine implements Engine {
       if (!lane.breaker.allows(now)) {
         if (lane.breaker.state === "open") {
           const probeAt = lane.breaker.probeAt;
+          // Shared queue: parked deliveries go back to the queue, due at the probe.
+          if (this.queue) return this.releaseQueued(lane, probeAt);
           for (const live of lane.unparked(probeAt)) {
             live.row.next_attempt_at = probeAt;
             this.markDirty(live);
@@ -885,6 +980,7 @@ class RulesEngine implements Engine {
       timeoutMs: conn.config.timeoutMs,
       now: this.now,
       onRateLimit: conn.onRateLimit,
+      beforeRequest: this.requestGate(live),
     });
     if (!warnings) return attempt;
     const notes = warnings.map((w) => `warning: ${w}`);
@@ -914,12 +1010,16 @@ class RulesEngine implements Engine {
         : result.outcome === "rate_limited" || result.outcome === "mapping_error" || !result.retryable
           ? "neutral"
           : "failure";
-    if (!conn.disabled && lane.breaker.record(signal, now)) {
+    if (conn.disabled) {
+      // A disabled connection's synthetic failures say nothing about the destination.
+    } else if (lane.breaker.external) this.reportBreaker(conn, signal, now);
+    else if (lane.breaker.record(signal, now)) {
       this.logger.warn(`circuit of connection "${conn.config.id}" opened after ${lane.breaker.failures} consecutive failures; probing at ${iso(lane.breaker.probeAt)}`);
     }
     if (result.outcome === "rate_limited") {
       const pause = Math.min(result.retryAfterMs ?? 1000, conn.retry.maxRetryAfterMs);
       lane.pausedUntil = Math.max(lane.pausedUntil, now + pause);
+      if (conn.bucket) this.limits!.pause(conn.bucket.bucket, pause).catch((error: unknown) => this.reportError(error));
     }
     if (result.disableConnection && !conn.disabled) this.disable(conn, now, result.message);
 
@@ -960,7 +1060,11 @@ class RulesEngine implements Engine {
       exchanges: result.exchanges,
       notes: result.notes,
     };
-    if (row.status === "retrying") {
+    if (row.status === "retrying" && this.queue) {
+      // Shared queue: the write releases it, due at its retry time, for any engine to claim.
+      live.where = Where.Done;
+      this.open.delete(row.id);
+    } else if (row.status === "retrying") {
       live.where = Where.Idle;
       if (row.next_attempt_at! <= now && this.state === "running") {
         lane.push(live);
@@ -974,6 +1078,7 @@ class RulesEngine implements Engine {
     this.markDirty(live, attempt);
     if (this.listeners.delivery.size) this.emitDelivery(row);
     this.pump(lane);
+    if (this.backlog && lane.queued <= lane.concurrency / 2) this.kickClaim();
     this.checkIdle();
   }
 
@@ -998,6 +1103,331 @@ class RulesEngine implements Engine {
         this.complete(live, live.token, this.syntheticResult("timeout", true, `the attempt did not finish within ${this.attemptTimeoutMs} ms; its result, if any, is ignored`, live));
       }
     }
+  }
+
+  // ─── rate limits per request ─────────────────────────────────────────────────────────────
+
+  /**
+   * The `beforeRequest` hook of one attempt: limits apply to every HTTP request, not only to the
+   * attempt's start. Locally the attempt's first request uses the token taken when it started;
+   * with shared limits every request takes one from the store's bucket.
+   */
+  private requestGate(live: Live): RequestHook | undefined {
+    const conn = live.rule.conn;
+    const bucket = conn.bucket;
+    if (bucket) return ({ signal }) => bucket.acquire(signal);
+    const window = conn.lane.window;
+    if (!window) return undefined;
+    let prepaid = true;
+    return ({ signal }) => {
+      if (prepaid) {
+        prepaid = false;
+        return;
+      }
+      return this.takeLocal(window, signal);
+    };
+  }
+
+  private takeLocal(window: RateWindow, signal: AbortSignal | undefined): Promise<void> | void {
+    const now = this.now();
+    if (window.available(now)) return window.take(now);
+    this.throttled++;
+    return new Promise<void>((resolve, reject) => {
+      let handle: unknown;
+      const done = () => {
+        this.throttled--;
+        signal?.removeEventListener("abort", onAbort);
+      };
+      const onAbort = () => {
+        this.clock.clearTimeout(handle);
+        done();
+        reject(signal!.reason);
+      };
+      const retry = () => {
+        const t = this.now();
+        if (!window.available(t)) {
+          handle = this.clock.setTimeout(retry, window.nextAt(t) - t);
+          return;
+        }
+        window.take(t);
+        done();
+        resolve();
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      handle = this.clock.setTimeout(retry, window.nextAt(now) - now);
+      this.checkIdle();
+    });
+  }
+
+  // ─── shared queue (claim mode) ───────────────────────────────────────────────────────────
+
+  private startClaiming(): void {
+    this.unsubscribe = this.queue!.subscribe(() => this.kickClaim());
+    this.renewTimer = setInterval(() => void this.renewLeases(), Math.max(20, Math.floor(this.leaseMs / 3)));
+    this.renewTimer.unref?.();
+    this.kickClaim();
+  }
+
+  private stopClaiming(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    this.renewTimer = undefined;
+    if (this.claimTimer !== undefined) this.clock.clearTimeout(this.claimTimer);
+    this.claimTimer = undefined;
+    this.claimAgain = false;
+    this.backlog = false;
+    this.dueAt = null;
+  }
+
+  /** Claims due deliveries now, or right after the claim in progress. */
+  private kickClaim(): void {
+    if (!this.claiming || this.state !== "running") return;
+    if (this.claimRunning) {
+      this.claimAgain = true;
+      return;
+    }
+    if (this.claimTimer !== undefined) this.clock.clearTimeout(this.claimTimer);
+    this.claimTimer = undefined;
+    this.claimRunning = true;
+    void this.claimOnce();
+  }
+
+  private async claimOnce(): Promise<void> {
+    let delay = this.pollIntervalMs;
+    try {
+      let now = this.now();
+      if (now - this.lastSync >= this.pollIntervalMs) await this.syncShared(now);
+      if (this.limits) await this.tryProbes(now);
+      now = this.now();
+      const capacity = new Map<string, number>();
+      let total = 0;
+      for (const conn of this.conns.values()) {
+        const room = this.room(conn, now);
+        if (room > 0) {
+          capacity.set(conn.config.id, room);
+          total += room;
+        }
+      }
+      if (total === 0) {
+        // Every lane is full (a completion claims again) or held back (breaker, pause).
+        this.backlog = this.inFlight > 0;
+      } else {
+        const limit = Math.min(total, this.claimBatch);
+        const { deliveries, nextAt } = await this.queue!.claim({ worker: this.workerId, limit, leaseMs: this.leaseMs, capacity });
+        this.adopt(deliveries);
+        this.backlog = deliveries.length >= limit;
+        this.dueAt = nextAt;
+        const after = this.now();
+        if (this.backlog) delay = 0;
+        else if (nextAt !== null) delay = Math.min(this.pollIntervalMs, Math.max(deliveries.length ? 0 : 25, nextAt - after));
+      }
+    } catch (error) {
+      this.reportError(error);
+    } finally {
+      this.claimRunning = false;
+    }
+    if (this.claimAgain) {
+      this.claimAgain = false;
+      delay = 0;
+    }
+    if (this.state === "running") {
+      if (delay <= 0) this.kickClaim();
+      else this.claimTimer = this.clock.setTimeout(() => {
+        this.claimTimer = undefined;
+        this.kickClaim();
+      }, delay);
+    }
+    this.checkIdle();
+  }
+
+  /** Deliveries this engine may claim for a connection now: twice its concurrency, less what it holds. */
+  private room(conn: Conn, now: number): number {
+    const lane = conn.lane;
+    if (lane.pausedUntil > now) return 0;
+    const breaker = lane.breaker;
+    if (breaker.state === "open" && (breaker.external || breaker.probeAt > now)) return 0;
+    if (breaker.state === "half_open" || breaker.state === "open") return lane.inFlight + lane.queued > 0 ? 0 : 1;
+    // No prefetch while the shared breaker counts failures: fewer attempts go out before it opens.
+    return lane.concurrency * (conn.sharedFailures > 0 ? 1 : 2) - lane.queued - lane.inFlight;
+  }
+
+  /** Takes the probe of each shared circuit whose cool-down is over, when no other engine has it. */
+  private async tryProbes(now: number): Promise<void> {
+    for (const conn of this.conns.values()) {
+      const breaker = conn.lane.breaker;
+      if (!breaker.external || breaker.state !== "open" || breaker.probeAt > now) continue;
+      if (await this.limits!.probe(conn.config.id, this.workerId, now, this.leaseMs)) {
+        breaker.state = "half_open";
+        breaker.probing = false;
+      } else breaker.probeAt = now + this.pollIntervalMs;
+    }
+  }
+
+  /** Reads what other engines changed: shared breakers, and connections disabled or enabled. */
+  private async syncShared(now: number): Promise<void> {
+    this.lastSync = now;
+    for (const status of await this.store.connectionStatuses()) {
+      const conn = this.conns.get(status.connection);
+      if (conn && !conn.disabled) conn.disabled = { at: status.disabled_at, reason: status.reason };
+    }
+    if (!this.limits) return;
+    const states = new Map((await this.limits.breakers()).map((b) => [b.connection, b]));
+    for (const conn of this.conns.values()) {
+      if (!conn.lane.breaker.external) continue;
+      const state = states.get(conn.config.id);
+      if (state) this.applyBreaker(conn, state, now);
+      else if (conn.sharedFailures > 0 || conn.lane.breaker.state !== "closed") this.applyBreaker(conn, { connection: conn.config.id, state: "closed", failures: 0, probeAt: 0 }, now);
+    }
+  }
+
+  /** Takes claimed deliveries into the lanes (a `processing` one was interrupted: on record, then again). */
+  private adopt(claimed: DeliveryWithEvent[]): void {
+    if (claimed.length === 0) return;
+    const now = this.now();
+    const touched = new Set<Lane<Live>>();
+    const events = new Map<EventRow, DeliveryEvent>();
+    for (const { delivery: row, event } of claimed) {
+      if (this.open.has(row.id)) continue;
+      const rule = this.rules.get(row.rule_id);
+      if (!rule || rule.conn.config.workspace !== row.workspace) {
+        row.status = "failed";
+        row.last_error = `rule "${row.rule_id}" is not in this engine's configuration; the delivery was failed when the engine claimed it`;
+        row.next_attempt_at = null;
+        row.updated_at = now;
+        row.completed_at = now;
+        this.markDirty({ row, dirty: false });
+        continue;
+      }
+      let ctx = events.get(event);
+      if (!ctx) events.set(event, (ctx = this.eventContext(event)));
+      const live = this.makeLive(row, ctx, rule);
+      if (row.status === "processing") {
+        this.markDirty(live, {
+          delivery_id: row.id,
+          workspace: row.workspace,
+          event_id: row.event_id,
+          rule_id: row.rule_id,
+          attempt: row.attempt_count,
+          started_at: row.updated_at,
+          duration_ms: Math.max(0, now - row.updated_at),
+          status: null,
+          outcome: "internal_error",
+          retryable: true,
+          message: INTERRUPTED,
+          exchanges: [],
+          notes: [],
+        });
+        row.status = "retrying";
+        row.last_outcome = "internal_error";
+        row.last_error = INTERRUPTED;
+        row.next_attempt_at = now;
+        row.updated_at = now;
+      }
+      this.open.set(row.id, live);
+      rule.conn.lane.push(live);
+      touched.add(rule.conn.lane);
+    }
+    for (const lane of touched) this.pump(lane);
+  }
+
+  /** Gives a lane's queued deliveries back to the queue, due at `at` (an open circuit's probe). */
+  private releaseQueued(lane: Lane<Live>, at: number): void {
+    for (const live of [...lane.pending()]) {
+      lane.forget(live);
+      live.where = Where.Done;
+      this.open.delete(live.row.id);
+      live.row.next_attempt_at = at;
+      this.markDirty(live);
+    }
+  }
+
+  /** Forgets deliveries another engine took over after this one's lease ran out. */
+  private dropLost(ids: Iterable<string>, only?: Map<string, Live>): void {
+    for (const id of ids) {
+      const live = this.open.get(id);
+      if (!live || (only && only.get(id) !== live)) continue;
+      this.open.delete(id);
+      if (live.where === Where.Queued) live.rule.conn.lane.forget(live);
+      else if (live.where === Where.Scheduled) this.heap.remove(live);
+      else if (live.where === Where.InFlight) {
+        // Still waiting for its write-ahead: it never starts. Already running: its result is not written.
+        live.token++;
+        this.running.delete(live);
+        live.rule.conn.lane.inFlight--;
+        this.inFlight--;
+      }
+      live.where = Where.Done;
+      this.logger.warn(`delivery ${id} was taken over by another worker after this one's lease ran out (was the process stalled?)`);
+    }
+    this.checkIdle();
+  }
+
+  private async renewLeases(): Promise<void> {
+    if (this.renewing || this.open.size === 0 || (this.state !== "running" && this.state !== "stopping")) return;
+    this.renewing = true;
+    const snapshot = new Map(this.open);
+    try {
+      const { held, canceled } = await this.queue!.renew(this.workerId, [...snapshot.keys()], this.leaseMs);
+      const kept = new Set(held);
+      this.dropLost(
+        [...snapshot.keys()].filter((id) => !kept.has(id)),
+        snapshot,
+      );
+      for (const id of canceled) {
+        const live = this.open.get(id);
+        if (live) this.cancelLive(live);
+      }
+    } catch (error) {
+      this.reportError(error);
+    } finally {
+      this.renewing = false;
+    }
+  }
+
+  /** Sends an attempt's outcome to the shared breaker (successes only while it counts failures). */
+  private reportBreaker(conn: Conn, signal: BreakerSignal, now: number): void {
+    const breaker = conn.lane.breaker;
+    if (signal === "neutral") {
+      if (breaker.state === "half_open") breaker.probing = false;
+      return;
+    }
+    const failure = signal === "failure";
+    if (!failure && (conn.reporting || (conn.sharedFailures === 0 && breaker.state === "closed"))) return;
+    if (!failure) conn.reporting = true;
+    this.limits!.record(conn.config.id, failure, conn.breakerPolicy, now).then(
+      (state) => {
+        if (!failure) conn.reporting = false;
+        this.applyBreaker(conn, state, this.now());
+      },
+      (error: unknown) => {
+        if (!failure) conn.reporting = false;
+        this.reportError(error);
+      },
+    );
+  }
+
+  /** Mirrors the shared breaker in the lane's own. */
+  private applyBreaker(conn: Conn, state: SharedBreakerState, now: number): void {
+    const breaker = conn.lane.breaker;
+    conn.sharedFailures = state.failures;
+    if (state.state === "closed") {
+      if (breaker.state !== "closed") {
+        breaker.record("success", now);
+        this.pump(conn.lane);
+        this.kickClaim();
+      }
+      return;
+    }
+    // Open, or half-open with the probe (perhaps ours) in flight: no new attempts until probeAt.
+    if (breaker.state === "half_open" && breaker.probing && state.state === "half_open") return;
+    const opened = breaker.state === "closed";
+    breaker.state = "open";
+    breaker.probing = false;
+    breaker.probeAt = state.probeAt;
+    breaker.openedAt = now;
+    if (opened) this.logger.warn(`circuit of connection "${conn.config.id}" opened after ${state.failures} consecutive failures (shared); probing at ${iso(state.probeAt)}`);
+    this.pump(conn.lane);
   }
 
   // ─── writes ──────────────────────────────────────────────────────────────────────────────
@@ -1035,9 +1465,12 @@ class RulesEngine implements Engine {
     this.dirtyList = [];
     this.attemptsToWrite = [];
     this.awaitingCommit = [];
-    this.flushing = this.store.write({ deliveries, attempts }).then(
-      () => {
+    // Claim mode: only rows this engine holds are written; those it no longer holds are released.
+    const batch = this.claiming ? { deliveries, attempts, worker: this.workerId, held: this.open } : { deliveries, attempts };
+    this.flushing = this.store.write(batch).then(
+      (result) => {
         this.flushing = undefined;
+        if (result && result.lost.length) this.dropLost(result.lost);
         for (const live of starts) if (live.where === Where.InFlight) this.launch(live);
         if ((this.dirtyList.length || this.attemptsToWrite.length) && !this.flushScheduled) {
           this.flushScheduled = true;
@@ -1086,10 +1519,13 @@ class RulesEngine implements Engine {
   // ─── drain ───────────────────────────────────────────────────────────────────────────────
 
   private quiet(): boolean {
-    if (this.inFlight > 0 || this.ingesting > 0 || this.flushing || this.flushScheduled || this.dirtyList.length || this.attemptsToWrite.length) return false;
+    // With a test clock, an attempt waiting for a rate-limit token waits for a timer, like a retry.
+    const busy = this.throttled > 0 && isTestClock(this.clock) ? this.inFlight - this.throttled : this.inFlight;
+    if (busy > 0 || this.ingesting > 0 || this.flushing || this.flushScheduled || this.dirtyList.length || this.attemptsToWrite.length) return false;
     if (this.state === "starting") return false;
     if (this.state !== "running" || isTestClock(this.clock)) return true;
     const now = this.now();
+    if (this.claiming && (this.claimRunning || this.claimAgain || this.backlog || (this.dueAt !== null && this.dueAt <= now))) return false;
     const top = this.heap.peek();
     if (top && top.due <= now) return false;
     for (const conn of this.conns.values()) {
@@ -1193,6 +1629,10 @@ class RulesEngine implements Engine {
       for (const delivery of await this.store.eventDeliveries(row.workspace, row.id)) {
         const live = this.open.get(delivery.id);
         if (live) out.push(this.cancelLive(live));
+        else if (this.queue && (delivery.status === "pending" || delivery.status === "processing" || delivery.status === "retrying")) {
+          const canceled = await this.queue.cancel(delivery.id, this.now());
+          if (canceled) out.push(this.announce(canceled));
+        }
       }
       return out;
     },
@@ -1245,16 +1685,36 @@ class RulesEngine implements Engine {
     if (row.status === "completed") {
       throw new MeshworkRulesError("invalid_state", `the delivery is already completed; to send it again use engine.replay({ workspace: "${row.workspace}", status: "completed", rule: "${ruleId}", ... })`);
     }
+    if (this.queue) {
+      this.ruleFor(row);
+      const from: DeliveryRow["status"][] = row.status === "failed" || row.status === "canceled" ? ["failed", "canceled"] : ["pending", "retrying"];
+      const [requeued] = await this.queue.requeue([row.id], from, this.now());
+      // Held by an engine right now (in flight or about to be): it runs anyway.
+      if (!requeued) return publicDelivery(row);
+      this.kickClaim();
+      return this.announce(requeued);
+    }
     const restarted = this.revive(found.delivery, found.event);
     return publicDelivery(restarted.row);
   }
 
-  /** Makes a finished delivery open again with a fresh round of attempts. */
-  private revive(row: DeliveryRow, event: EventRow): Live {
+  private ruleFor(row: DeliveryRow): CompiledRule {
     const rule = this.rules.get(row.rule_id);
     if (!rule || rule.conn.config.workspace !== row.workspace) {
       throw new MeshworkRulesError("invalid_state", `rule "${row.rule_id}" is no longer in the configuration, so its deliveries cannot run again`);
     }
+    return rule;
+  }
+
+  /** Tells the "delivery" listeners about a row changed in the shared queue; answers its public form. */
+  private announce(row: DeliveryRow): Delivery {
+    if (this.listeners.delivery.size) this.emitDelivery(row);
+    return publicDelivery(row);
+  }
+
+  /** Makes a finished delivery open again with a fresh round of attempts. */
+  private revive(row: DeliveryRow, event: EventRow): Live {
+    const rule = this.ruleFor(row);
     const live = this.makeLive(row, this.eventContext(event), rule);
     this.open.set(row.id, live);
     this.restart(live);
@@ -1284,6 +1744,10 @@ class RulesEngine implements Engine {
     await this.settle();
     const found = await this.findDelivery(eventId, ruleId);
     const live = this.open.get(found.delivery.id);
+    if (!live && this.queue) {
+      const canceled = await this.queue.cancel(found.delivery.id, this.now());
+      if (canceled) return this.announce(canceled);
+    }
     if (!live) throw new MeshworkRulesError("invalid_state", `the delivery is already ${found.delivery.status}; only pending, processing or retrying deliveries can be canceled`);
     return this.cancelLive(live);
   }
@@ -1329,6 +1793,12 @@ class RulesEngine implements Engine {
     });
     const candidates = found.filter(({ delivery }) => !this.open.has(delivery.id) && this.rules.get(delivery.rule_id)?.conn.config.workspace === delivery.workspace);
     if (options.dryRun) return { count: candidates.length };
+    if (this.queue) {
+      const requeued = await this.queue.requeue(candidates.map((c) => c.delivery.id), statuses, this.now());
+      for (const row of requeued) this.announce(row);
+      this.kickClaim();
+      return { count: requeued.length };
+    }
     for (const { delivery, event } of candidates) this.revive(delivery, event);
     return { count: candidates.length };
   }

@@ -68,6 +68,8 @@ export class Breaker {
   probeAt = 0;
   openedAt = 0;
   probing = false;
+  /** Driven from outside (a breaker shared through the store): an open circuit never half-opens by itself. */
+  external = false;
   private cooldown: number;
 
   constructor(private readonly policy: ResolvedBreaker) {
@@ -78,7 +80,7 @@ export class Breaker {
   allows(now: number): boolean {
     if (this.state === "closed") return true;
     if (this.state === "open") {
-      if (now < this.probeAt) return false;
+      if (now < this.probeAt || this.external) return false;
       this.state = "half_open";
       this.probing = false;
     }

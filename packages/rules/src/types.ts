@@ -450,13 +450,13 @@ export interface Store {
    * Stores each event with its deliveries unless an event with the same id exists in the same
    * workspace, in which case nothing is written and the stored event is returned.
    */
-  insertEvents(items: NewEvent[]): Promise<InsertResult[]>;
+  insertEvents(items: NewEvent[], options?: InsertOptions): Promise<InsertResult[]>;
   /**
    * Applies delivery changes (full rows, the last one wins) and appends attempts; updates the
    * events' status. The engine keeps mutating the row objects after the call returns, so a
    * store must read (copy or serialize) them before its first `await`.
    */
-  write(batch: { deliveries: DeliveryRow[]; attempts: AttemptRow[] }): Promise<void>;
+  write(batch: WriteBatch): Promise<void | WriteResult>;
   /** Every `pending`, `processing` and `retrying` delivery, with its event: what a restart resumes. */
   openDeliveries(): Promise<DeliveryWithEvent[]>;
   /** Open deliveries due at or before `time`, oldest due first; for workers that poll. */
@@ -470,6 +470,112 @@ export interface Store {
   findDeliveries(query: StoreDeliveryQuery): Promise<DeliveryWithEvent[]>;
   connectionStatuses(): Promise<ConnectionStatusRow[]>;
   setConnectionStatus(connection: string, status: ConnectionStatusRow | null): Promise<void>;
+  /**
+   * A delivery queue shared by every engine on this store (e.g. `postgresStore`). When present,
+   * engines do not keep open deliveries in memory: they claim due ones under a lease (claim mode).
+   */
+  readonly queue?: DeliveryQueue;
+}
+
+/** Options of `Store.insertEvents`. */
+export interface InsertOptions {
+  /**
+   * The caller's open transaction (for `postgresStore`, a `pg` client inside `BEGIN`): the
+   * events and deliveries are written in it, so they exist if and only if it commits (outbox).
+   */
+  tx?: unknown;
+}
+
+/** The changes of one engine flush. */
+export interface WriteBatch {
+  deliveries: DeliveryRow[];
+  attempts: AttemptRow[];
+  /** Claim mode: the writing engine; only deliveries it holds are changed. */
+  worker?: string;
+  /** Claim mode: deliveries the engine goes on holding; every other written delivery is released to the queue. */
+  held?: { has(id: string): boolean };
+}
+
+/** What `Store.write` answers in claim mode. */
+export interface WriteResult {
+  /** Deliveries the engine no longer held (its lease ran out and another engine took them); left unchanged. */
+  lost: string[];
+}
+
+/** What a claiming engine asks the queue for. */
+export interface ClaimRequest {
+  worker: string;
+  /** Most deliveries in all. */
+  limit: number;
+  /** How long they are the worker's unless renewed, ms. */
+  leaseMs: number;
+  /** Most deliveries per connection; connections not listed get none. */
+  capacity: ReadonlyMap<string, number>;
+}
+
+/** Deliveries claimed, with their events, and when the next open delivery becomes due (epoch ms). */
+export interface ClaimResult {
+  deliveries: DeliveryWithEvent[];
+  nextAt: number | null;
+}
+
+/** What a lease renewal found: deliveries still held, and those of them someone asked to cancel. */
+export interface RenewResult {
+  held: string[];
+  canceled: string[];
+}
+
+/** A connection's circuit breaker as the store keeps it for every engine. */
+export interface SharedBreakerState {
+  connection: string;
+  state: "closed" | "open" | "half_open";
+  failures: number;
+  /** When an open circuit lets a probe through (a half-open one: when its probe's lease ends), epoch ms. */
+  probeAt: number;
+}
+
+/** A breaker policy as `SharedLimits.record` applies it. */
+export interface SharedBreakerPolicy {
+  failureThreshold: number;
+  cooldownMs: number;
+  maxCooldownMs: number;
+}
+
+/** Rate limits and circuit breakers kept by the store, so they hold across processes. */
+export interface SharedLimits {
+  /** Takes up to `count` request tokens from the bucket; answers how many, and when none, how long until one is back (ms). */
+  take(bucket: string, limit: RateLimit, count: number): Promise<{ granted: number; waitMs: number }>;
+  /** Holds every engine's requests on the bucket back for `ms` (a vendor's Retry-After). */
+  pause(bucket: string, ms: number): Promise<void>;
+  /** Records an attempt's effect on the connection's breaker; answers the breaker after it. */
+  record(connection: string, failure: boolean, policy: SharedBreakerPolicy, now: number): Promise<SharedBreakerState>;
+  /** Lets one engine send the probe of an open circuit whose cool-down is over: true for the one that got it. */
+  probe(connection: string, worker: string, now: number, leaseMs: number): Promise<boolean>;
+  /** Every breaker that is not closed, or counts failures. */
+  breakers(): Promise<SharedBreakerState[]>;
+}
+
+/**
+ * A delivery queue shared by engines in any number of processes: each due delivery is claimed by
+ * one engine under a lease it renews; an expired lease makes the delivery claimable again.
+ */
+export interface DeliveryQueue {
+  /** Claims due deliveries, oldest due first, and leases them to `worker`. */
+  claim(request: ClaimRequest): Promise<ClaimResult>;
+  renew(worker: string, ids: readonly string[], leaseMs: number): Promise<RenewResult>;
+  /** Gives held deliveries back unchanged (engine stop). */
+  release(worker: string, ids: readonly string[]): Promise<void>;
+  /**
+   * Starts a fresh round for deliveries in one of `from` statuses that nobody holds (manual
+   * retry, replay): `pending`, due now. Answers the deliveries changed.
+   */
+  requeue(ids: readonly string[], from: readonly DeliveryStatus[], now: number): Promise<DeliveryRow[]>;
+  /** Cancels an open delivery: at once when nobody holds it, else through its holder. Undefined when it is not open. */
+  cancel(id: string, now: number): Promise<DeliveryRow | undefined>;
+  /** Calls `listener` when deliveries may have become due (LISTEN/NOTIFY); answers the unsubscribe. */
+  subscribe(listener: () => void): () => void;
+  /** Rate limits and breakers shared by every engine, when the store keeps them. */
+  readonly limits?: SharedLimits;
 }
 
 // ─── Engine ────────────────────────────────────────────────────────────────────────────────
