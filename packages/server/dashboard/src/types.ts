@@ -1,0 +1,124 @@
+// The shapes the dashboard reads from the management API (see docs/dashboard.md).
+
+export type EventStatus = "pending" | "processing" | "completed" | "failed" | "canceled";
+export type DeliveryStatus = "pending" | "processing" | "retrying" | "completed" | "failed" | "canceled";
+export type Outcome =
+  | "delivered"
+  | "rejected_client_error"
+  | "rejected_server_error"
+  | "rate_limited"
+  | "auth_failed"
+  | "timeout"
+  | "network_error"
+  | "mapping_error"
+  | "internal_error";
+
+export interface Workspace {
+  id: string;
+  name: string;
+  environment: string;
+}
+
+export interface DeliverySummary {
+  rule_id: string;
+  connection: string;
+  integration_type: string;
+  action: string;
+  status: DeliveryStatus;
+  attempt_count: number;
+  last_outcome: Outcome | null;
+  next_attempt_at: string | null;
+}
+
+export interface EventRecord {
+  id: string;
+  event: string;
+  workspace: string;
+  created_at: string;
+  resource: string | null;
+  resource_id: string | null;
+  status: EventStatus;
+  total_rules: number;
+  completed_count: number;
+  failed_count: number;
+  deliveries: DeliverySummary[];
+}
+
+export interface EventPage {
+  count: number;
+  limit: number;
+  next_cursor: string | null;
+  scanned: number;
+  records: EventRecord[];
+}
+
+export interface RuleEvent extends DeliverySummary {
+  id: string;
+  event_id: string;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+  completed_at: string | null;
+}
+
+export interface EventDetail extends Omit<EventRecord, "deliveries"> {
+  created_by?: string;
+  rule_events: RuleEvent[];
+  payload?: Record<string, unknown>;
+}
+
+export interface HttpSummary {
+  method?: string;
+  url?: string;
+  status?: number;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+export interface Attempt {
+  attempt: number;
+  started_at: string;
+  duration_ms: number;
+  status: number | null;
+  outcome: Outcome;
+  retryable: boolean;
+  message: string;
+  exchanges: Array<{ request: HttpSummary; response?: HttpSummary; durationMs: number }>;
+  notes: string[];
+}
+
+export interface ConnectionHealth {
+  attempts: number;
+  window: number;
+  delivered: number;
+  success_rate: number | null;
+  last_outcome: Outcome | null;
+  last_attempt_at: string | null;
+  last_success_at: string | null;
+  last_error: string | null;
+  last_error_at: string | null;
+}
+
+export interface ConnectionRecord {
+  id: string;
+  type: string;
+  name: string;
+  mode: "live" | "sandbox";
+  rules: number;
+  circuit: "closed" | "open" | "half_open";
+  disabled: boolean;
+  in_flight: number;
+  queued: number;
+  health: ConnectionHealth;
+}
+
+export interface Series {
+  window: string;
+  outcomes: Outcome[];
+  since: string;
+  until: string;
+  tracking_since: string;
+  bucket_ms: number;
+  buckets: Array<{ start: string; counts: Record<Outcome, number> }>;
+  totals: Record<Outcome, number>;
+}
