@@ -1,7 +1,7 @@
 // Names the guides use without defining them: the reader's own data and functions, the
 // `...` of a snippet. Placeholders only — never a Meshwork API, so a guide that forgets an
 // import still fails. Each code block is a module: its own declarations win over these.
-import type { ConnectionConfig, Engine, RuleConfig, WorkspaceConfig } from "@meshwork/rules";
+import type { ConnectionConfig, Engine, IngestEvent, RuleConfig, WorkspaceConfig } from "@meshwork/rules";
 import type { MeshworkClient } from "@meshwork/events";
 
 declare global {
@@ -9,6 +9,8 @@ declare global {
   const workspaces: WorkspaceConfig[];
   const connections: ConnectionConfig[];
   const rules: RuleConfig[];
+  /** A batch handed to `engine.ingest(events, { publishableKey })`. */
+  const events: IngestEvent[];
   /** Settings a snippet passes on without saying where they come from. */
   const publishableKey: string;
   const endpoint: string;

@@ -48,9 +48,14 @@ export function implicitImports(code: string, exports: ExportIndex): string[] {
 /** The TypeScript file a block becomes, and how many lines were put before its code. */
 export function blockSource(block: CodeBlock, exports: ExportIndex = new Map()): { source: string; offset: number } {
   if (isPropertyFragment(block.code)) {
-    // `connections: [...], rules: [...]`: part of the object given to `defineConfig`.
-    const head = ['import { env } from "@meshwork/rules";', 'import type { MeshworkConfigInput } from "@meshwork/rules";', "export const config = {"];
-    return { source: `${head.join("\n")}\n${block.code}\n} satisfies Partial<MeshworkConfigInput>;\n`, offset: head.length };
+    // `connections: [...], rules: [...]` or `when: {...}`: part of a config, a rule or a connection.
+    const head = [
+      'import { env } from "@meshwork/rules";',
+      'import type { ConnectionConfig, MeshworkConfigInput, RuleConfig } from "@meshwork/rules";',
+      "export const config = {",
+    ];
+    const type = "Partial<MeshworkConfigInput> & Partial<RuleConfig> & Partial<ConnectionConfig>";
+    return { source: `${head.join("\n")}\n${block.code}\n} satisfies ${type};\n`, offset: head.length };
   }
   if (!isObjectFragment(block.code)) {
     const head = implicitImports(block.code, exports);
