@@ -10,6 +10,8 @@ export default defineConfig({
   publicDir: false,
   logLevel: "warn",
   oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
+  // `npx vite --config packages/server/dashboard/vite.config.ts` for development, against a running `meshwork serve`.
+  server: { host: "127.0.0.1", proxy: { "/api": process.env.MESHWORK_URL ?? "http://127.0.0.1:8787" } },
   build: {
     outDir: fileURLToPath(new URL("../dist/dashboard", import.meta.url)),
     emptyOutDir: true,
