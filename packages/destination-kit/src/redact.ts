@@ -17,6 +17,19 @@ export function stringLeaves(value: unknown, out: string[] = []): string[] {
  */
 export function createRedactor(secrets: readonly string[]): (text: string) => string {
   if (secrets.length === 0) return unchanged;
+  // Every attempt of a connection redacts the same credentials: reuse the redactor built for them.
+  const key = secrets.join("\u0000");
+  const known = redactors.get(key);
+  if (known) return known;
+  const redactor = buildRedactor(secrets);
+  if (redactors.size >= 256) redactors.delete(redactors.keys().next().value!);
+  redactors.set(key, redactor);
+  return redactor;
+}
+
+const redactors = new Map<string, (text: string) => string>();
+
+function buildRedactor(secrets: readonly string[]): (text: string) => string {
   const needles = [...new Set(secrets.flatMap((s) => [s, encodeURIComponent(s)]))]
     .filter((s) => s.length >= 4)
     .sort((a, b) => b.length - a.length);
