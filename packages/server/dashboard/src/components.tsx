@@ -47,13 +47,15 @@ export function Loading({ label = "Loading…" }: { label?: string }) {
   );
 }
 
-export function PageHeader({ title, headingRef, children }: { title: string; headingRef: { current: HTMLHeadingElement | null }; children?: ComponentChildren }) {
+/** The page's h1 (focused on page changes), what belongs beside it, and controls at the far end. */
+export function PageHeader({ title, headingRef, children, end }: { title: string; headingRef: { current: HTMLHeadingElement | null }; children?: ComponentChildren; end?: ComponentChildren }) {
   return (
     <div class="page-header">
       <h1 ref={headingRef} tabIndex={-1}>
         {title}
       </h1>
       {children}
+      {end && <div class="end">{end}</div>}
     </div>
   );
 }

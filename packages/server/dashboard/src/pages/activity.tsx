@@ -21,15 +21,19 @@ export function ActivityPage({ session, workspace, query }: { session: Session; 
 
   return (
     <>
-      <PageHeader title="Activity" headingRef={heading}>
-        <nav aria-label="Time window" class="segmented">
-          {WINDOWS.map(([w, label]) => (
-            <a href={href("/activity", { window: w })} aria-current={w === window ? "true" : undefined}>
-              {label}
-            </a>
-          ))}
-        </nav>
-      </PageHeader>
+      <PageHeader
+        title="Activity"
+        headingRef={heading}
+        end={
+          <nav aria-label="Time window" class="segmented">
+            {WINDOWS.map(([w, label]) => (
+              <a href={href("/activity", { window: w })} aria-current={w === window ? "true" : undefined}>
+                {label}
+              </a>
+            ))}
+          </nav>
+        }
+      />
       <ErrorNotice message={series.error} />
       {!data && !series.error && <Loading label="Loading activity…" />}
       {data && (

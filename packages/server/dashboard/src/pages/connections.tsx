@@ -9,6 +9,7 @@ const CIRCUIT: Record<ConnectionRecord["circuit"], string> = { closed: "Closed (
 function healthClass(c: ConnectionRecord): string {
   if (c.disabled || c.circuit === "open") return "bad";
   const rate = c.health.success_rate;
+  if (rate !== null && rate < 0.5) return "bad";
   if (c.circuit === "half_open" || (rate !== null && rate < 0.9)) return "warn";
   return "good";
 }

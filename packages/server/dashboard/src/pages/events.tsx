@@ -76,11 +76,15 @@ export function EventsPage({ session, workspace, query, connections }: Props) {
 
   return (
     <>
-      <PageHeader title="Events" headingRef={heading}>
-        <label class="inline">
-          <input type="checkbox" checked={live} onChange={(e) => setLive((e.target as HTMLInputElement).checked)} /> Live (refresh every 3 s)
-        </label>
-      </PageHeader>
+      <PageHeader
+        title="Events"
+        headingRef={heading}
+        end={
+          <label class="inline">
+            <input type="checkbox" checked={live} onChange={(e) => setLive((e.target as HTMLInputElement).checked)} /> Live (refresh every 3 s)
+          </label>
+        }
+      />
 
       <form
         class="filters"
