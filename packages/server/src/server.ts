@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import { routePath } from "hono/route";
 import { createAttemptGate } from "./attempt-gate.js";
 import { createTokenVerifier } from "./auth.js";
+import { groupCommit } from "./group-commit.js";
 import { resolveDestinations } from "./destinations.js";
 import { MeshworkServerError } from "./errors.js";
 import { problemResponse, toProblem } from "./http.js";
@@ -48,7 +49,7 @@ export function createServer(options: ServerOptions): MeshworkServer {
   const baseStore = options.store ?? (options.db ? sqliteStore({ path: options.db }) : memoryStore());
   // On a durable store, no request leaves before its attempt is on record (see createAttemptGate).
   const gate = baseStore.name === "memory" ? undefined : createAttemptGate(log);
-  const store = gate ? gate.store(baseStore) : baseStore;
+  const store = gate ? gate.store(groupCommit(baseStore)) : baseStore;
   const resolved = resolveDestinations(options.destinations, options.destinationOptions, options.builtInDestinations !== false);
   const destinations = gate ? resolved.map((d) => gate.destination(d)) : resolved;
   const engineLogger: EngineLogger = {

@@ -1,9 +1,8 @@
 import { createHash } from "node:crypto";
 import type { FailedRecord, IngestEvent, IngestResult } from "@meshwork/rules";
 import type { Context, Hono, MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
-import { httpError, isObject, parseJson } from "../http.js";
+import { httpError, isObject, limitBody, parseJson } from "../http.js";
 import type { ServerContext } from "./context.js";
 
 /** The most events one bulk request may carry (the Meshes limit). */
@@ -58,8 +57,11 @@ export function registerIngest(app: Hono, ctx: ServerContext): void {
       exposeHeaders: ["Retry-After", "Idempotent-Replayed"],
       maxAge: ctx.cors.maxAge ?? 600,
     });
-    // Only ingestion is for browsers; GET /api/v1/events is the management API.
-    const ingestCors: MiddlewareHandler = (c, next) => (c.req.method === "POST" || c.req.method === "OPTIONS" ? handler(c, next) : next());
+    // Only ingestion is for browsers (GET /api/v1/events is the management API), and only
+    // browsers send Origin: other clients skip the middleware, which would otherwise build the
+    // response twice to add a header they ignore.
+    const ingestCors: MiddlewareHandler = (c, next) =>
+      (c.req.method === "POST" || c.req.method === "OPTIONS") && c.req.header("origin") !== undefined ? handler(c, next) : next();
     app.use("/api/v1/events", ingestCors);
     app.use("/api/v1/events/bulk", ingestCors);
   }
@@ -82,12 +84,7 @@ export function registerIngest(app: Hono, ctx: ServerContext): void {
     c.set("publishableKey", publishableKey);
     await next();
   };
-  const limit = bodyLimit({
-    maxSize: ctx.maxBodyBytes,
-    onError: () => {
-      throw httpError(413, "payload_too_large", `the request body is larger than ${ctx.maxBodyBytes} bytes; send fewer events per request`, "body");
-    },
-  });
+  const limit = limitBody(ctx.maxBodyBytes, `the request body is larger than ${ctx.maxBodyBytes} bytes; send fewer events per request`);
 
   /** Stores events (after the server's own checks) and answers the bulk body, records in request order. */
   async function store(events: unknown[], publishableKey: string): Promise<IngestResult> {

@@ -1,8 +1,7 @@
 import type { Delivery, EventDetail, EventListQuery, EventStatus, ReplayQuery, RuleConfig } from "@meshwork/rules";
 import type { Context, Hono, MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import type { Principal } from "../auth.js";
-import { httpError, isObject, parseJson, parseTime } from "../http.js";
+import { httpError, isObject, limitBody, parseJson, parseTime } from "../http.js";
 import type { ServerContext } from "./context.js";
 
 type Env = { Variables: { principal: Principal } };
@@ -55,12 +54,7 @@ export function registerManagement(app: Hono, ctx: ServerContext): void {
     c.set("principal", principal);
     await next();
   };
-  const limit = bodyLimit({
-    maxSize: ctx.maxBodyBytes,
-    onError: () => {
-      throw httpError(413, "payload_too_large", `the request body is larger than ${ctx.maxBodyBytes} bytes`, "body");
-    },
-  });
+  const limit = limitBody(ctx.maxBodyBytes, `the request body is larger than ${ctx.maxBodyBytes} bytes`);
 
   /** The key's workspaces that exist in the config, in config order. */
   const scope = (c: Context<Env>) => config.workspaces.filter((w) => c.get("principal").workspaces.has(w.id)).map((w) => w.id);
