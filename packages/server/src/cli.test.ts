@@ -148,8 +148,9 @@ describe("meshwork retry and replay", () => {
     const done = await run(["cancel", id, "acme-deal-slack"]);
     expect(done.code).toBe(1);
     expect(done.stderr).toContain("409");
-    expect((await run(["retry", id])).code).toBe(1);
-    expect((await run(["nonsense"])).code).not.toBe(0);
+    expect((await run(["retry", id])).code).toBe(2);
+    expect((await run(["nonsense"])).code).toBe(2);
+    expect((await run(["events", "list", "--bogus"])).code).toBe(2);
     const help = await run(["--help"]);
     expect(help.code).toBe(0);
     for (const command of ["serve", "validate", "events", "retry", "cancel", "replay"]) expect(help.stdout).toContain(command);

@@ -110,7 +110,7 @@ export async function runCli(argv: string[], io: CliIO = processIO()): Promise<n
     return result.code;
   } catch (error) {
     if (error instanceof CommanderError) {
-      return error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help" ? 0 : error.exitCode || 2;
+      return error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help" ? 0 : 2;
     }
     if (error instanceof CliError) {
       io.stderr(`meshwork: ${error.message}\n`);
