@@ -1,58 +1,37 @@
 import { randomFillSync } from "node:crypto";
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-const pool = new Uint8Array(8192);
-let poolIndex = pool.length;
+const HEX3 = Array.from({ length: 4096 }, (_, i) => i.toString(16).padStart(3, "0"));
+const VARIANT = ["8", "9", "a", "b"];
+const pool = Buffer.allocUnsafe(8192);
+let poolAt = pool.length;
 let lastMs = -1;
 let counter = 0;
+let prefix = "";
 
-function randomByte(): number {
-  if (poolIndex >= pool.length) {
-    randomFillSync(pool);
-    poolIndex = 0;
-  }
-  return pool[poolIndex++]!;
+function setPrefix(ms: number): void {
+  const hex = Math.max(0, Math.floor(ms)).toString(16).padStart(12, "0");
+  prefix = `${hex.slice(0, 8)}-${hex.slice(8)}-7`;
 }
 
 /**
- * A UUIDv7 (time-ordered, RFC 9562) for `ms`. Ids made in the same millisecond stay in order
- * thanks to a 12-bit counter, so stores index them append-mostly.
+ * A UUIDv7 (time-ordered, RFC 9562) for `ms`: 48-bit time, a 12-bit counter that keeps ids of one
+ * millisecond in order (stores index them append-mostly), then 62 random bits.
  */
 export function uuidv7(ms: number = Date.now()): string {
   if (ms > lastMs) {
     lastMs = ms;
-    counter = randomByte() & 0x3ff;
-  } else {
-    ms = lastMs;
-    counter++;
-    if (counter > 0xfff) {
-      lastMs = ++ms;
-      counter = 0;
-    }
+    counter = 0;
+    setPrefix(ms);
+  } else if (++counter > 0xfff) {
+    counter = 0;
+    setPrefix(++lastMs);
   }
-  const t = Math.max(0, Math.floor(ms));
-  const high = Math.floor(t / 0x1000000);
-  const low = t % 0x1000000;
-  return (
-    HEX[(high >>> 16) & 0xff]! +
-    HEX[(high >>> 8) & 0xff]! +
-    HEX[high & 0xff]! +
-    HEX[(low >>> 16) & 0xff]! +
-    "-" +
-    HEX[(low >>> 8) & 0xff]! +
-    HEX[low & 0xff]! +
-    "-" +
-    HEX[0x70 | (counter >>> 8)]! +
-    HEX[counter & 0xff]! +
-    "-" +
-    HEX[(randomByte() & 0x3f) | 0x80]! +
-    HEX[randomByte()]! +
-    "-" +
-    HEX[randomByte()]! +
-    HEX[randomByte()]! +
-    HEX[randomByte()]! +
-    HEX[randomByte()]! +
-    HEX[randomByte()]! +
-    HEX[randomByte()]!
-  );
+  if (poolAt + 8 > pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const variant = VARIANT[pool[poolAt]! & 3]!;
+  const hex = pool.toString("hex", poolAt, poolAt + 8);
+  poolAt += 8;
+  return `${prefix}${HEX3[counter]}-${variant}${hex.slice(1, 4)}-${hex.slice(4)}`;
 }

@@ -20,7 +20,8 @@ interface MemEvent {
 interface MemDelivery {
   row: DeliveryRow;
   event: MemEvent;
-  attempts: AttemptRow[] | undefined;
+  /** One attempt (most deliveries) or several. */
+  attempts: AttemptRow | AttemptRow[] | undefined;
 }
 
 /**
@@ -150,8 +151,9 @@ export function memoryStore(): Store {
       for (const attempt of batch.attempts) {
         const entry = deliveries.get(attempt.delivery_id);
         if (!entry) continue;
-        if (entry.attempts) entry.attempts.push(attempt);
-        else entry.attempts = [attempt];
+        if (entry.attempts === undefined) entry.attempts = attempt;
+        else if (Array.isArray(entry.attempts)) entry.attempts.push(attempt);
+        else entry.attempts = [entry.attempts, attempt];
       }
       if (touched instanceof Set) for (const event of touched) refresh(event);
       else if (touched) refresh(touched);
@@ -209,7 +211,8 @@ export function memoryStore(): Store {
     },
 
     async listAttempts(deliveryId) {
-      return (deliveries.get(deliveryId)?.attempts ?? []).map((a) => ({ ...a }));
+      const attempts = deliveries.get(deliveryId)?.attempts;
+      return (attempts === undefined ? [] : Array.isArray(attempts) ? attempts : [attempts]).map((a) => ({ ...a }));
     },
 
     async findDeliveries(query: StoreDeliveryQuery) {

@@ -97,9 +97,20 @@ const MIGRATIONS: string[] = [
     reason TEXT NOT NULL
   );
   `,
+  // 2: replays look for failed and canceled deliveries; completed ones (the bulk) stay out of the
+  // index, so a successful delivery's status changes do not touch it.
+  `
+  DROP INDEX deliveries_workspace_status;
+  CREATE INDEX deliveries_finished ON deliveries (workspace, status, connection) WHERE status IN ('failed', 'canceled');
+  `,
 ];
 
+/** Statuses that end a delivery, or (re)open one: the event's status may change with them. */
+const REFRESHES = new Set(["completed", "failed", "canceled", "pending"]);
+
 const OPEN = "('pending', 'processing', 'retrying')";
+const FINISHED = "d.status IN ('failed', 'canceled')";
+const STATUSES = new Set(["pending", "processing", "retrying", "completed", "failed", "canceled"]);
 
 const EVENT_COLUMNS = "seq, workspace, id, event, resource, resource_id, payload, created_by, created_at, status, total_rules, completed_count, failed_count";
 const JOINED_EVENT_COLUMNS =
@@ -275,11 +286,11 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
          attempt_count, round_start, next_attempt_at, last_error, last_outcome, idempotency_key, created_at, updated_at, completed_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    const updateDelivery = d.prepare(
-      `UPDATE deliveries SET status = ?, attempt_count = ?, round_start = ?, next_attempt_at = ?, last_error = ?, last_outcome = ?,
-         updated_at = ?, completed_at = ? WHERE id = ? RETURNING event_seq`,
-    );
-    updateDelivery.pluck(true);
+    const updateSql = `UPDATE deliveries SET status = ?, attempt_count = ?, round_start = ?, next_attempt_at = ?, last_error = ?, last_outcome = ?,
+         updated_at = ?, completed_at = ? WHERE id = ?`;
+    const updateDelivery = d.prepare(updateSql);
+    const updateDeliveryReturning = d.prepare(`${updateSql} RETURNING event_seq`);
+    updateDeliveryReturning.pluck(true);
     const insertAttempt = d.prepare(
       `INSERT OR REPLACE INTO attempts (delivery_id, attempt, workspace, event_id, rule_id, started_at, duration_ms, status, outcome, retryable, message, detail)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -349,18 +360,14 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     const writeMany = d.transaction((deliveries: DeliveryRow[], attempts: AttemptRow[]) => {
       const touched = new Set<number>();
       for (const r of deliveries) {
-        const seq = updateDelivery.get(
-          r.status,
-          r.attempt_count,
-          r.round_start,
-          r.next_attempt_at,
-          r.last_error,
-          r.last_outcome,
-          r.updated_at,
-          r.completed_at,
-          r.id,
-        ) as number | undefined;
-        if (seq !== undefined) touched.add(seq);
+        // Only a change that can move the event's status needs the event refreshed: an end, a
+        // reopening, or the first attempt of a round. Later retries of a started delivery do not.
+        if (REFRESHES.has(r.status) || r.attempt_count === r.round_start + 1) {
+          const seq = updateDeliveryReturning.get(r.status, r.attempt_count, r.round_start, r.next_attempt_at, r.last_error, r.last_outcome, r.updated_at, r.completed_at, r.id) as number | undefined;
+          if (seq !== undefined) touched.add(seq);
+        } else {
+          updateDelivery.run(r.status, r.attempt_count, r.round_start, r.next_attempt_at, r.last_error, r.last_outcome, r.updated_at, r.completed_at, r.id);
+        }
       }
       for (const a of attempts) {
         const detail = a.exchanges.length || a.notes.length ? JSON.stringify({ exchanges: a.exchanges, notes: a.notes }) : null;
@@ -541,8 +548,12 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     },
 
     async findDeliveries(query: StoreDeliveryQuery) {
-      const where = [`d.workspace = ?`, `d.status IN (${query.statuses.map(() => "?").join(", ")})`];
-      const params: unknown[] = [query.workspace, ...query.statuses];
+      // Statuses are inlined (checked against the known ones) so SQLite can use the partial index.
+      const statuses = query.statuses.filter((status) => STATUSES.has(status));
+      const where = [`d.workspace = ?`, `d.status IN (${statuses.map((status) => `'${status}'`).join(", ") || "NULL"})`];
+      // The partial index's own condition, spelled as in its definition, lets the planner use it.
+      if (statuses.length && statuses.every((status) => status === "failed" || status === "canceled")) where.push(FINISHED);
+      const params: unknown[] = [query.workspace];
       if (query.connection !== undefined) {
         where.push("d.connection = ?");
         params.push(query.connection);

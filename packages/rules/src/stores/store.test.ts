@@ -201,12 +201,12 @@ describe("sqlite store", () => {
 
     const db = new Database(path, { readonly: true });
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
-    expect(db.pragma("user_version", { simple: true })).toBe(1);
+    expect(db.pragma("user_version", { simple: true })).toBe(2);
     const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'").all() as Array<{ name: string }>).map((r) => r.name).sort();
     expect(indexes).toEqual([
       "deliveries_event_rule",
+      "deliveries_finished",
       "deliveries_open",
-      "deliveries_workspace_status",
       "events_id",
       "events_workspace_event_seq",
       "events_workspace_id",
@@ -217,6 +217,7 @@ describe("sqlite store", () => {
     expect(plan("SELECT * FROM events WHERE workspace = ? ORDER BY seq DESC LIMIT 50", "w1")).toMatch(/USING (COVERING )?INDEX events_workspace_seq/);
     expect(plan("SELECT * FROM events WHERE workspace = ? AND status = ? ORDER BY seq DESC LIMIT 50", "w1", "failed")).toMatch(/INDEX events_workspace_status_seq/);
     expect(plan("SELECT * FROM deliveries WHERE status IN ('pending', 'processing', 'retrying') AND ifnull(next_attempt_at, 0) <= 5 ORDER BY next_attempt_at")).toMatch(/INDEX deliveries_open/);
+    expect(plan("SELECT * FROM deliveries d WHERE d.workspace = ? AND d.status IN ('failed') AND d.status IN ('failed', 'canceled')", "w1")).toMatch(/INDEX deliveries_finished/);
     db.close();
 
     const again = sqliteStore({ path });
