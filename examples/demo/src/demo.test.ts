@@ -16,7 +16,8 @@ describe.concurrent("the demo", () => {
     const result = await runDemo({ print: (line) => lines.push(line), keepRunning: true });
     const { engine } = result;
     try {
-      expect(result.durationMs).toBeLessThan(30_000);
+      // About 8 s on an idle machine; the bound leaves room for a busy CI runner.
+      expect(result.durationMs).toBeLessThan(60_000);
 
       // Every delivery in every workspace completed, and each workspace made the deliveries its traffic asks for.
       const byWorkspace = Object.fromEntries(result.reports.map((r) => [r.workspace.id, r]));

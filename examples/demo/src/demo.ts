@@ -13,7 +13,7 @@ import { createEngine, sqliteStore, type Delivery, type Engine, type EngineOptio
 import { slack, type SlackSimulator } from "@meshwork/slack";
 import { createWebhookSimulator, webhook } from "@meshwork/webhook";
 import { connectionId, DESTINATION_NAMES, demoConfig, demoWorkspaces, IDS, RULE_SET, type DemoWorkspace, type DestinationType } from "./config.js";
-import { collectReport, formatReport, formatSnapshots, wrap, type WorkspaceReport } from "./report.js";
+import { collectReport, formatReport, formatSnapshots, WIDTH, wrap, type WorkspaceReport } from "./report.js";
 import { ACTS, productionTraffic, stagingTraffic } from "./traffic.js";
 
 export interface DemoOptions {
@@ -115,7 +115,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   print("");
   for (const line of formatReport(reports)) print(line);
   for (const line of formatSnapshots(engine, workspaces)) print(line);
-  print(`Finished in ${(durationMs / 1000).toFixed(1)} s (under 30 s: retries wait seconds here, not minutes).`);
+  print(`Finished in ${(durationMs / 1000).toFixed(1)} s: retries waited seconds here, not the production minutes and hours.`);
 
   const result: DemoResult = {
     engine,
@@ -179,23 +179,24 @@ function trackProgress(engine: Engine, print: (line: string) => void, status: ((
     return `deliveries ${done}/${latest.size} finished: ${parts.join(" · ")}`;
   };
   const redraw = () => status?.(`[${elapsed()}] ${summary()}`);
+  const line = (text: string) => wrap(text, WIDTH).forEach((part, i) => print(i === 0 ? part : `               ${part}`));
   const off = engine.on("delivery", (delivery) => {
     latest.set(delivery.id, delivery);
     const what = `${delivery.workspace} ${delivery.event} → ${DESTINATION_NAMES[delivery.integration_type as DestinationType]} ${delivery.action}`;
     if (delivery.status === "retrying") {
       const wait = delivery.next_attempt_at ? Math.max(0, Date.parse(delivery.next_attempt_at) - Date.now()) / 1000 : 0;
-      print(`[${elapsed()}]    ↻ ${what}: ${delivery.last_outcome}, retry in ${wait.toFixed(1)} s`);
+      line(`[${elapsed()}]    ↻ ${what}: ${delivery.last_outcome}, retry in ${wait.toFixed(1)} s`);
     } else if (delivery.status === "failed") {
-      print(`[${elapsed()}]    ✗ ${what}: ${delivery.last_outcome}, failed for good:`);
+      line(`[${elapsed()}]    ✗ ${what}: ${delivery.last_outcome}, failed for good:`);
       for (const line of wrap(`“${delivery.last_error ?? ""}”`, 84)) print(`               ${line}`);
     } else if (delivery.status === "completed" && delivery.attempt_count > 1) {
-      print(`[${elapsed()}]    ✓ ${what}: delivered on attempt ${delivery.attempt_count}`);
+      line(`[${elapsed()}]    ✓ ${what}: delivered on attempt ${delivery.attempt_count}`);
     }
     redraw();
   });
   const timer = setInterval(redraw, 250);
   return {
-    line: (text: string) => print(`${text}; ${summary()}`),
+    line: (text: string) => line(`${text}; ${summary()}`),
     stop: () => {
       clearInterval(timer);
       off();

@@ -8,6 +8,11 @@ import { DEMO_ACCESS_KEY } from "./config.js";
 import { runDemo } from "./demo.js";
 
 const serve = process.argv.includes("--serve");
+// `npm run demo | head`: stop quietly when the reader closes the pipe.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(0);
+  throw error;
+});
 const tty = process.stdout.isTTY === true;
 let statusShown = false;
 const clearStatus = () => {

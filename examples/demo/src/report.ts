@@ -25,7 +25,7 @@ export interface ReportRow {
   attempts: number;
   /** The outcome of each delivery's last attempt, e.g. `["delivered"]`. */
   outcomes: string[];
-  /** Attempts that did not deliver, in order: what the retries and the replay were about. */
+  /** Attempts that did not deliver, by outcome then time: what the retries and the replay were about. */
   setbacks: Attempt[];
 }
 
@@ -61,7 +61,9 @@ export async function collectReport(engine: Engine, workspaces: DemoWorkspace[])
         statuses,
         attempts: mine.reduce((n, d) => n + d.attempt_count, 0),
         outcomes: [...new Set(mine.map((d) => d.last_outcome ?? "—"))],
-        setbacks: mine.flatMap((d) => d.attempts.filter((a) => a.outcome !== "delivered")).sort((a, b) => a.started_at.localeCompare(b.started_at)),
+        setbacks: mine
+          .flatMap((d) => d.attempts.filter((a) => a.outcome !== "delivered"))
+          .sort((a, b) => a.outcome.localeCompare(b.outcome) || a.started_at.localeCompare(b.started_at)),
       });
     }
     reports.push({ workspace, events: page.records.length, deliveries, rows });
