@@ -155,7 +155,7 @@ describe.skipIf(!ok)("the engine on a Postgres store", () => {
     const b = instance(schema, config, { flaky: { p500: 1 }, workerId: "B" });
     await Promise.all([a.engine.start(), b.engine.start()]);
     await a.engine.ingest(Array.from({ length: 6 }, (_, i) => clusterEvent(`brk-${i}`)), { publishableKey: KEY });
-    await new Promise((resolve) => setTimeout(resolve, 2600));
+    await new Promise((resolve) => setTimeout(resolve, 3300));
     const times = [...a.requests(), ...b.requests()].map((r) => r.at).sort((x, y) => x - y);
     const { rows } = await a.store.pool.query(`SELECT state, cooldown_ms FROM ${schema}.breakers`);
     // 3 failures open it (one more may have been in flight on the other instance), then each

@@ -8,6 +8,13 @@ export const OPEN_SQL = "('pending', 'processing', 'retrying')";
 export const NOW_MS = "(extract(epoch from now()) * 1000)::int8";
 
 /**
+ * Planner settings for statements that touch a few rows by key out of a busy table: index
+ * lookups always. (A queue table is small but full of dead rows between vacuums, and its
+ * statistics lag, so the planner would otherwise pick hash joins over sequential scans.)
+ */
+export const KEYED = "SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off";
+
+/**
  * Schema migrations, applied in order inside one transaction each; `s` is the quoted schema.
  * Times are epoch milliseconds (int8) as the engine keeps them. A delivery is in the queue while
  * `run_at` is set: it is claimable once `run_at` has passed (its retry time, or the end of the
@@ -31,7 +38,7 @@ export function migrations(s: string): string[] {
       completed_count int4 NOT NULL DEFAULT 0,
       failed_count int4 NOT NULL DEFAULT 0,
       CONSTRAINT events_workspace_id UNIQUE (workspace, id)
-    );
+    ) WITH (fillfactor = 80);
     CREATE INDEX events_id ON ${s}.events (id);
     CREATE INDEX events_workspace_seq ON ${s}.events (workspace, seq);
     CREATE INDEX events_workspace_status_seq ON ${s}.events (workspace, status, seq);
@@ -64,7 +71,7 @@ export function migrations(s: string): string[] {
       locked_until int8,
       cancel_requested boolean NOT NULL DEFAULT false,
       CONSTRAINT deliveries_event_rule UNIQUE (event_seq, rule_id)
-    );
+    ) WITH (fillfactor = 80);
     CREATE INDEX deliveries_queue ON ${s}.deliveries (run_at) WHERE run_at IS NOT NULL;
     CREATE INDEX deliveries_workspace_status ON ${s}.deliveries (workspace, status, connection);
 
@@ -172,10 +179,73 @@ export function migrations(s: string): string[] {
     END
     $fn$;
 
+    -- Claims due deliveries for p_worker and starts an attempt on each (processing, attempt_count
+    -- + 1: the attempt's write-ahead). Candidates are locked with SKIP LOCKED, so workers never
+    -- wait on each other; at most p_caps[i] for connection p_connections[i]; leased for p_lease
+    -- ms. previous_status 'processing' means the last holder died mid-attempt. A delivery someone
+    -- asked to cancel while its holder died is canceled instead (previous_status 'canceled').
+    CREATE FUNCTION ${s}.claim(p_worker text, p_connections text[], p_caps int4[], p_limit int4, p_lease int8)
+    RETURNS TABLE (previous_status text, d ${s}.deliveries) LANGUAGE plpgsql ${KEYED} AS $fn$
+    DECLARE
+      v_now int8 := ${NOW_MS};
+      v_rows ${s}.deliveries[];
+      v_previous text[];
+      v_fresh int8[];
+    BEGIN
+      WITH c AS (
+        SELECT x.id, x.connection, x.run_at, x.status, x.attempt_count FROM ${s}.deliveries x
+        WHERE x.run_at <= v_now AND x.connection = ANY(p_connections)
+        ORDER BY x.run_at
+        LIMIT p_limit * 2
+        FOR UPDATE SKIP LOCKED
+      ), picked AS (
+        SELECT r.id, r.status FROM (SELECT c.*, row_number() OVER (PARTITION BY c.connection ORDER BY c.run_at) AS rn FROM c) r
+        JOIN unnest(p_connections, p_caps) AS cap(connection, n) ON cap.connection = r.connection
+        WHERE r.rn <= cap.n ORDER BY r.run_at LIMIT p_limit
+      ), upd AS (
+        UPDATE ${s}.deliveries x SET
+          status = CASE WHEN x.cancel_requested THEN 'canceled' ELSE 'processing' END,
+          attempt_count = CASE WHEN x.cancel_requested THEN x.attempt_count ELSE x.attempt_count + 1 END,
+          next_attempt_at = NULL,
+          completed_at = CASE WHEN x.cancel_requested THEN v_now ELSE x.completed_at END,
+          locked_by = CASE WHEN x.cancel_requested THEN NULL ELSE p_worker END,
+          locked_until = CASE WHEN x.cancel_requested THEN NULL ELSE v_now + p_lease END,
+          run_at = CASE WHEN x.cancel_requested THEN NULL ELSE v_now + p_lease END
+        FROM picked WHERE x.id = picked.id
+        RETURNING CASE WHEN x.cancel_requested THEN 'canceled' ELSE picked.status END AS previous_status, x AS d
+      )
+      SELECT array_agg(upd.d ORDER BY (upd.d).run_at, (upd.d).id), array_agg(upd.previous_status ORDER BY (upd.d).run_at, (upd.d).id),
+             array_agg(DISTINCT (upd.d).event_seq) FILTER (WHERE upd.previous_status = 'canceled' OR (upd.previous_status = 'pending' AND (upd.d).attempt_count = 1))
+        INTO v_rows, v_previous, v_fresh FROM upd;
+      -- Events whose first attempt starts now (or that were canceled) change status.
+      IF v_fresh IS NOT NULL THEN PERFORM ${s}.refresh_events(v_fresh); END IF;
+      IF v_rows IS NOT NULL THEN
+        RETURN QUERY SELECT v_previous[i], v_rows[i] FROM generate_subscripts(v_rows, 1) AS i;
+      END IF;
+    END
+    $fn$;
+
+    CREATE FUNCTION ${s}.renew(p_worker text, p_ids text[], p_lease int8)
+    RETURNS TABLE (id text, cancel_requested boolean) LANGUAGE sql ${KEYED} AS $fn$
+      UPDATE ${s}.deliveries d SET locked_until = ${NOW_MS} + p_lease, run_at = ${NOW_MS} + p_lease
+      WHERE d.id = ANY(p_ids) AND d.locked_by = p_worker
+      RETURNING d.id, d.cancel_requested
+    $fn$;
+
+    CREATE FUNCTION ${s}.release(p_worker text, p_ids text[])
+    RETURNS int8 LANGUAGE sql ${KEYED} AS $fn$
+      WITH r AS (
+        UPDATE ${s}.deliveries d SET locked_by = NULL, locked_until = NULL,
+          run_at = CASE WHEN d.status IN ${OPEN_SQL} THEN coalesce(d.next_attempt_at, ${NOW_MS}) END
+        WHERE d.id = ANY(p_ids) AND d.locked_by = p_worker
+        RETURNING 1
+      ) SELECT count(*) FROM r
+    $fn$;
+
     -- Recomputes events' status and counters from their deliveries. The events are locked first,
     -- in seq order (no deadlock between writers), and each statement of a function sees what
     -- committed before it, so two workers finishing deliveries of one event never lose an update.
-    CREATE FUNCTION ${s}.refresh_events(p_seqs int8[]) RETURNS void LANGUAGE plpgsql AS $fn$
+    CREATE FUNCTION ${s}.refresh_events(p_seqs int8[]) RETURNS void LANGUAGE plpgsql ${KEYED} AS $fn$
     BEGIN
       PERFORM 1 FROM ${s}.events WHERE seq = ANY(p_seqs) ORDER BY seq FOR UPDATE;
       UPDATE ${s}.events e SET status = x.status, completed_count = x.completed, failed_count = x.failed
@@ -204,7 +274,7 @@ export function migrations(s: string): string[] {
       p_error text[], p_outcome text[], p_updated int8[], p_completed int8[], p_keep boolean[],
       a_delivery text[], a_attempt int4[], a_workspace text[], a_event text[], a_rule text[], a_started int8[],
       a_duration int4[], a_status int4[], a_outcome text[], a_retryable boolean[], a_message text[], a_detail json[]
-    ) RETURNS SETOF text LANGUAGE plpgsql AS $fn$
+    ) RETURNS SETOF text LANGUAGE plpgsql ${KEYED} AS $fn$
     DECLARE
       v_seqs int8[];
       v_done text[];

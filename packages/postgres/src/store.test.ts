@@ -370,20 +370,21 @@ describe.skipIf(!ok)("postgres store: the queue", () => {
   it("makes a delivery claimable again when its lease expires, and fences the old holder's writes", async () => {
     const { store, rows } = await seeded(1);
     const [claimed] = (await store.queue.claim({ worker: "A", limit: 1, leaseMs: 300, capacity: capacity({ "conn-r1": 1 }) })).deliveries;
-    expect(claimed!.delivery.id).toBe(rows[0]!.id);
-    // A starts the attempt and writes it ahead, keeping the lease.
-    const processing = { ...claimed!.delivery, status: "processing" as const, attempt_count: 1, updated_at: Date.now() };
+    // The claim starts the attempt: processing, attempt 1, committed before any request goes out.
+    expect(claimed).toMatchObject({ interrupted: false, delivery: { id: rows[0]!.id, status: "processing", attempt_count: 1 } });
+    expect((await store.getEvents("e0"))[0]!.status).toBe("processing");
+    const processing = { ...claimed!.delivery, updated_at: Date.now() };
     expect(await store.write({ deliveries: [processing], attempts: [], worker: "A", held: new Set([processing.id]) })).toEqual({ lost: [] });
     expect((await store.queue.claim({ worker: "B", limit: 1, leaseMs: 60_000, capacity: capacity({ "conn-r1": 1 }) })).deliveries).toEqual([]);
     await new Promise((resolve) => setTimeout(resolve, 400));
-    // A stalled past its lease: B takes the delivery, still `processing` with A's attempt on it.
+    // A stalled past its lease: B takes the delivery, told A's attempt 1 was interrupted, and starts attempt 2.
     const [taken] = (await store.queue.claim({ worker: "B", limit: 1, leaseMs: 60_000, capacity: capacity({ "conn-r1": 1 }) })).deliveries;
-    expect(taken!.delivery).toMatchObject({ id: processing.id, status: "processing", attempt_count: 1 });
+    expect(taken).toMatchObject({ interrupted: true, delivery: { id: processing.id, status: "processing", attempt_count: 2 } });
     // A's late result is not applied; its attempt record does not replace B's record of attempt 1.
     const done = { ...processing, status: "completed" as const, completed_at: Date.now(), last_outcome: "delivered" as const };
     await store.write({ deliveries: [], attempts: [attempt(processing, 1, { message: "B: interrupted" })], worker: "B", held: new Set([processing.id]) });
     expect(await store.write({ deliveries: [done], attempts: [attempt(processing, 1, { outcome: "delivered", message: "A: late" })], worker: "A", held: new Set() })).toEqual({ lost: [processing.id] });
-    expect((await store.getDelivery("w1", "e0", "r1"))!.delivery.status).toBe("processing");
+    expect((await store.getDelivery("w1", "e0", "r1"))!.delivery).toMatchObject({ status: "processing", attempt_count: 2 });
     expect((await store.listAttempts(processing.id)).map((x) => x.message)).toEqual(["B: interrupted"]);
     expect((await store.queue.renew("A", [processing.id], 1000)).held).toEqual([]);
     expect((await store.queue.renew("B", [processing.id], 1000)).held).toEqual([processing.id]);
@@ -399,7 +400,7 @@ describe.skipIf(!ok)("postgres store: the queue", () => {
     expect(early.nextAt).toBe(retryAt);
     await new Promise((resolve) => setTimeout(resolve, 350));
     const late = await store.queue.claim({ worker: "B", limit: 1, leaseMs: 60_000, capacity: capacity({ "conn-r1": 1 }) });
-    expect(late.deliveries.map((d) => d.delivery.status)).toEqual(["retrying"]);
+    expect(late.deliveries.map((d) => [d.delivery.status, d.delivery.attempt_count, d.interrupted])).toEqual([["processing", 2, false]]);
     await store.queue.release("B", [rows[0]!.id]);
     expect((await store.queue.claim({ worker: "C", limit: 1, leaseMs: 60_000, capacity: capacity({ "conn-r1": 1 }) })).deliveries).toHaveLength(1);
   });
@@ -413,7 +414,7 @@ describe.skipIf(!ok)("postgres store: the queue", () => {
     // e1 is held by A: cancel is requested and A hears of it when it renews.
     await store.queue.claim({ worker: "A", limit: 10, leaseMs: 60_000, capacity: capacity({ "conn-r1": 10 }) });
     const held = await store.queue.cancel(rows[1]!.id, 8000);
-    expect(held).toMatchObject({ status: "pending" });
+    expect(held).toMatchObject({ status: "processing" });
     const renewed = await store.queue.renew("A", [rows[1]!.id, rows[2]!.id], 60_000);
     expect({ held: renewed.held.sort(), canceled: renewed.canceled }).toEqual({ held: [rows[1]!.id, rows[2]!.id].sort(), canceled: [rows[1]!.id] });
     // A's write of a retry after the cancel request becomes `canceled`.
@@ -430,8 +431,7 @@ describe.skipIf(!ok)("postgres store: the queue", () => {
     const store = make();
     await store.open();
     let wakes = 0;
-    const woken = () => new Promise<void>((resolve) => {
-      const start = wakes;
+    const woken = (start: number) => new Promise<void>((resolve) => {
       const timer = setInterval(() => {
         if (wakes > start) {
           clearInterval(timer);
@@ -443,8 +443,7 @@ describe.skipIf(!ok)("postgres store: the queue", () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     const before = wakes;
     await store.insertEvents([{ event: event("w1", "n1"), deliveries: [delivery("w1", "n1", "r1")] }]);
-    await woken();
-    expect(wakes).toBeGreaterThan(before);
+    await woken(before);
     const client = await store.pool.connect();
     await client.query("BEGIN");
     await store.insertEvents([{ event: event("w1", "n2"), deliveries: [delivery("w1", "n2", "r1")] }], { tx: client });
@@ -453,7 +452,7 @@ describe.skipIf(!ok)("postgres store: the queue", () => {
     expect(wakes).toBe(mid);
     await client.query("COMMIT");
     client.release();
-    await woken();
+    await woken(mid);
     unsubscribe();
   });
 });

@@ -318,40 +318,14 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
       }
       const limit = Math.max(0, Math.floor(request.limit));
       if (limit === 0 || connections.length === 0) return { deliveries: [], nextAt: null };
-      const single = connections.length === 1 || caps.every((c) => c >= limit);
-      const lease = Math.max(1, Math.floor(request.leaseMs));
-      // Candidates are locked with SKIP LOCKED (two workers never wait on each other), trimmed to
-      // each connection's capacity, then leased; leased rows leave the index range until expiry.
-      const picked = single
-        ? "SELECT c.id FROM c ORDER BY c.run_at LIMIT $3"
-        : `SELECT r.id FROM (SELECT c.id, c.connection, c.run_at, row_number() OVER (PARTITION BY c.connection ORDER BY c.run_at) AS rn FROM c) r
-           JOIN unnest($2::text[], $6::int4[]) AS cap(connection, n) ON cap.connection = r.connection
-           WHERE r.rn <= cap.n ORDER BY r.run_at LIMIT $3`;
       const rows = await q(
         "claim",
-        `WITH c AS (
-           SELECT d.id, d.connection, d.run_at FROM ${s}.deliveries d
-           WHERE d.run_at <= ${NOW_MS} AND d.connection = ANY($2::text[])
-           ORDER BY d.run_at
-           LIMIT $4
-           FOR UPDATE SKIP LOCKED
-         ), picked AS (${picked}), upd AS (
-           UPDATE ${s}.deliveries d SET
-             locked_by = CASE WHEN d.cancel_requested THEN NULL ELSE $1 END,
-             locked_until = CASE WHEN d.cancel_requested THEN NULL ELSE ${NOW_MS} + $5::int8 END,
-             run_at = CASE WHEN d.cancel_requested THEN NULL ELSE ${NOW_MS} + $5::int8 END,
-             status = CASE WHEN d.cancel_requested THEN 'canceled' ELSE d.status END,
-             next_attempt_at = CASE WHEN d.cancel_requested THEN NULL ELSE d.next_attempt_at END,
-             completed_at = CASE WHEN d.cancel_requested THEN ${NOW_MS} ELSE d.completed_at END
-           FROM picked WHERE d.id = picked.id
-           RETURNING d.*
-         )
-         SELECT upd.*, ${JOINED_EVENT_COLUMNS} FROM upd JOIN ${s}.events e ON e.seq = upd.event_seq ORDER BY upd.run_at, upd.id`,
-        [request.worker, connections, limit, single ? limit : limit * 2, lease, ...(single ? [] : [caps])],
+        `SELECT c.previous_status, (c.d).*, e.* FROM ${s}.claim($1, $2::text[], $3::int4[], $4, $5) c,
+           LATERAL (SELECT ${JOINED_EVENT_COLUMNS} FROM ${s}.events e WHERE e.seq = (c.d).event_seq) e`,
+        [request.worker, connections, caps, limit, Math.max(1, Math.floor(request.leaseMs))],
       );
-      const canceled = rows.filter((r) => r.status === "canceled");
-      if (canceled.length) await refresh(canceled.map((r) => num(r.event_seq)));
-      const deliveries = toJoined(canceled.length ? rows.filter((r) => r.status !== "canceled") : rows);
+      const live = rows.filter((r) => r.previous_status !== "canceled");
+      const deliveries = toJoined(live).map((d, i) => ({ ...d, interrupted: live[i]!.previous_status === "processing" }));
       let nextAt: number | null = null;
       if (rows.length < limit) {
         const [next] = await q("claim", `SELECT min(run_at) AS at FROM ${s}.deliveries WHERE run_at IS NOT NULL`);
@@ -362,25 +336,14 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
 
     async renew(worker: string, ids: readonly string[], leaseMs: number): Promise<RenewResult> {
       if (ids.length === 0) return { held: [], canceled: [] };
-      const rows = await q(
-        "lease renewal",
-        `UPDATE ${s}.deliveries SET locked_until = ${NOW_MS} + $3::int8, run_at = ${NOW_MS} + $3::int8
-         WHERE id = ANY($1::text[]) AND locked_by = $2 RETURNING id, cancel_requested`,
-        [ids, worker, Math.max(1, Math.floor(leaseMs))],
-      );
+      const rows = await q("lease renewal", `SELECT id, cancel_requested FROM ${s}.renew($1, $2::text[], $3)`, [worker, ids, Math.max(1, Math.floor(leaseMs))]);
       return { held: rows.map((r) => r.id as string), canceled: rows.filter((r) => r.cancel_requested).map((r) => r.id as string) };
     },
 
     async release(worker: string, ids: readonly string[]) {
       if (ids.length === 0) return;
-      const rows = await q(
-        "lease release",
-        `UPDATE ${s}.deliveries SET locked_by = NULL, locked_until = NULL,
-           run_at = CASE WHEN status IN ${OPEN_SQL} THEN coalesce(next_attempt_at, ${NOW_MS}) END
-         WHERE id = ANY($1::text[]) AND locked_by = $2 RETURNING 1`,
-        [ids, worker],
-      );
-      if (rows.length) await wake();
+      const [row] = await q("lease release", `SELECT ${s}.release($1, $2::text[]) AS n`, [worker, ids]);
+      if (Number(row?.n ?? 0) > 0) await wake();
     },
 
     async requeue(ids: readonly string[], from: readonly DeliveryStatus[], now: number): Promise<DeliveryRow[]> {

@@ -34,9 +34,9 @@ import type {
   Clock,
   ConnectionConfig,
   Delivery,
+  ClaimedDelivery,
   DeliveryQueue,
   DeliveryRow,
-  DeliveryWithEvent,
   DrainOptions,
   EngineEvents,
   EngineLogger,
@@ -216,6 +216,8 @@ interface Live extends Queued, Dirtyable {
   token: number;
   startedWall: number;
   cancelRequested: boolean;
+  /** Shared queue: the claim already started its attempt in the store; the status it had before. */
+  claimed?: "pending" | "retrying";
 }
 
 const TERMINAL_REPLAYABLE = ["failed", "canceled", "completed"] as const;
@@ -625,7 +627,19 @@ class RulesEngine implements Engine {
     if (this.claiming) {
       // Deliveries claimed but not started go back to the queue for the other engines.
       await this.waitFor(() => !this.claimRunning && !this.renewing, 5000);
-      if (this.open.size) await this.queue!.release(this.workerId, [...this.open.keys()]).catch((error: unknown) => this.reportError(error));
+      for (const live of this.open.values()) {
+        if (live.claimed === undefined) continue;
+        this.unclaim(live);
+        this.markDirty(live);
+      }
+      const held = [...this.open.keys()];
+      this.open.clear();
+      while (this.flushing || this.dirtyList.length || this.attemptsToWrite.length) {
+        if (this.flushing) await this.flushing.catch(noop);
+        else await this.flush().catch(noop);
+        if (this.flushRetry) break;
+      }
+      if (held.length) await this.queue!.release(this.workerId, held).catch((error: unknown) => this.reportError(error));
     }
     this.open.clear();
     this.heap.clear();
@@ -914,15 +928,20 @@ class RulesEngine implements Engine {
     const row = live.row;
     lane.inFlight++;
     this.inFlight++;
-    row.status = "processing";
-    row.attempt_count++;
-    row.next_attempt_at = null;
+    // A claimed delivery's start is already committed by the claim (its write-ahead).
+    const claimed = live.claimed !== undefined;
+    live.claimed = undefined;
+    if (!claimed) {
+      row.status = "processing";
+      row.attempt_count++;
+      row.next_attempt_at = null;
+    }
     row.updated_at = now;
     live.where = Where.InFlight;
     live.startedWall = performance.now();
     live.token++;
     this.running.add(live);
-    if (!this.recordStarts) return this.launch(live);
+    if (claimed || !this.recordStarts) return this.launch(live);
     this.markDirty(live);
     if (this.writeAhead) this.awaitingCommit.push(live);
     else this.launch(live);
@@ -1241,7 +1260,7 @@ class RulesEngine implements Engine {
     this.checkIdle();
   }
 
-  /** Deliveries this engine may claim for a connection now: twice its concurrency, less what it holds. */
+  /** Deliveries this engine may claim for a connection now: its free concurrency slots (each claim starts an attempt). */
   private room(conn: Conn, now: number): number {
     const lane = conn.lane;
     if (lane.pausedUntil > now) return 0;
@@ -1249,7 +1268,7 @@ class RulesEngine implements Engine {
     if (breaker.state === "open" && (breaker.external || breaker.probeAt > now)) return 0;
     if (breaker.state === "half_open" || breaker.state === "open") return lane.inFlight + lane.queued > 0 ? 0 : 1;
     // No prefetch while the shared breaker counts failures: fewer attempts go out before it opens.
-    return lane.concurrency * (conn.sharedFailures > 0 ? 1 : 2) - lane.queued - lane.inFlight;
+    return lane.concurrency - lane.queued - lane.inFlight;
   }
 
   /** Takes the probe of each shared circuit whose cool-down is over, when no other engine has it. */
@@ -1281,34 +1300,43 @@ class RulesEngine implements Engine {
     }
   }
 
-  /** Takes claimed deliveries into the lanes (a `processing` one was interrupted: on record, then again). */
-  private adopt(claimed: DeliveryWithEvent[]): void {
+  /**
+   * Takes claimed deliveries into the lanes; each starts at once (the claim asked only for free
+   * slots). An interrupted one has its lost attempt put on record first.
+   */
+  private adopt(claimed: ClaimedDelivery[]): void {
     if (claimed.length === 0) return;
     const now = this.now();
     const touched = new Set<Lane<Live>>();
     const events = new Map<EventRow, DeliveryEvent>();
-    for (const { delivery: row, event } of claimed) {
+    for (const { delivery: row, event, interrupted } of claimed) {
       if (this.open.has(row.id)) continue;
       const rule = this.rules.get(row.rule_id);
-      if (!rule || rule.conn.config.workspace !== row.workspace) {
-        row.status = "failed";
-        row.last_error = `rule "${row.rule_id}" is not in this engine's configuration; the delivery was failed when the engine claimed it`;
-        row.next_attempt_at = null;
+      if (!rule || rule.conn.config.workspace !== row.workspace || this.state !== "running") {
+        // Not ours to run (or stopping): the claim's attempt never started.
+        row.attempt_count--;
+        if (this.state === "running") {
+          row.status = "failed";
+          row.last_error = `rule "${row.rule_id}" is not in this engine's configuration; the delivery was failed when the engine claimed it`;
+          row.completed_at = now;
+        } else row.status = interrupted ? "processing" : row.attempt_count > row.round_start ? "retrying" : "pending";
+        row.next_attempt_at = row.status === "failed" ? null : now;
         row.updated_at = now;
-        row.completed_at = now;
         this.markDirty({ row, dirty: false });
         continue;
       }
       let ctx = events.get(event);
       if (!ctx) events.set(event, (ctx = this.eventContext(event)));
       const live = this.makeLive(row, ctx, rule);
-      if (row.status === "processing") {
+      live.claimed = interrupted || row.attempt_count - 1 > row.round_start ? "retrying" : "pending";
+      if (interrupted) {
+        // At-least-once: the destination may have got it, so it goes again, the lost attempt on record.
         this.markDirty(live, {
           delivery_id: row.id,
           workspace: row.workspace,
           event_id: row.event_id,
           rule_id: row.rule_id,
-          attempt: row.attempt_count,
+          attempt: row.attempt_count - 1,
           started_at: row.updated_at,
           duration_ms: Math.max(0, now - row.updated_at),
           status: null,
@@ -1318,11 +1346,8 @@ class RulesEngine implements Engine {
           exchanges: [],
           notes: [],
         });
-        row.status = "retrying";
         row.last_outcome = "internal_error";
         row.last_error = INTERRUPTED;
-        row.next_attempt_at = now;
-        row.updated_at = now;
       }
       this.open.set(row.id, live);
       rule.conn.lane.push(live);
@@ -1331,10 +1356,19 @@ class RulesEngine implements Engine {
     for (const lane of touched) this.pump(lane);
   }
 
+  /** Undoes a claim's attempt start on a delivery that did not start (canceled, parked, released). */
+  private unclaim(live: Live): void {
+    if (live.claimed === undefined) return;
+    live.row.status = live.claimed;
+    live.row.attempt_count--;
+    live.claimed = undefined;
+  }
+
   /** Gives a lane's queued deliveries back to the queue, due at `at` (an open circuit's probe). */
   private releaseQueued(lane: Lane<Live>, at: number): void {
     for (const live of [...lane.pending()]) {
       lane.forget(live);
+      this.unclaim(live);
       live.where = Where.Done;
       this.open.delete(live.row.id);
       live.row.next_attempt_at = at;
@@ -1726,6 +1760,7 @@ class RulesEngine implements Engine {
     const lane = live.rule.conn.lane;
     if (live.where === Where.Scheduled) this.heap.remove(live);
     if (live.where === Where.Queued) lane.forget(live);
+    this.unclaim(live);
     live.cancelRequested = false;
     const now = this.now();
     row.status = "pending";
@@ -1761,6 +1796,7 @@ class RulesEngine implements Engine {
     }
     if (live.where === Where.Scheduled) this.heap.remove(live);
     if (live.where === Where.Queued) live.rule.conn.lane.forget(live);
+    this.unclaim(live);
     live.where = Where.Done;
     row.status = "canceled";
     row.next_attempt_at = null;

@@ -513,9 +513,18 @@ export interface ClaimRequest {
   capacity: ReadonlyMap<string, number>;
 }
 
+/**
+ * A claimed delivery, its attempt already started in the store (`processing`, `attempt_count`
+ * counting it). `interrupted`: it was `processing` under a holder whose lease ran out, so attempt
+ * `attempt_count - 1` never reported back.
+ */
+export interface ClaimedDelivery extends DeliveryWithEvent {
+  interrupted: boolean;
+}
+
 /** Deliveries claimed, with their events, and when the next open delivery becomes due (epoch ms). */
 export interface ClaimResult {
-  deliveries: DeliveryWithEvent[];
+  deliveries: ClaimedDelivery[];
   nextAt: number | null;
 }
 
@@ -560,7 +569,11 @@ export interface SharedLimits {
  * one engine under a lease it renews; an expired lease makes the delivery claimable again.
  */
 export interface DeliveryQueue {
-  /** Claims due deliveries, oldest due first, and leases them to `worker`. */
+  /**
+   * Claims due deliveries, oldest due first, leases them to `worker` and starts an attempt on
+   * each (`processing`, `attempt_count + 1`): the claim is the attempt's write-ahead, so ask only
+   * for what can start now.
+   */
   claim(request: ClaimRequest): Promise<ClaimResult>;
   renew(worker: string, ids: readonly string[], leaseMs: number): Promise<RenewResult>;
   /** Gives held deliveries back unchanged (engine stop). */
