@@ -6,12 +6,12 @@
 // Bare rules and connections (`{ id: …, workspace: … }`) are checked as configuration objects,
 // snippets that import nothing from @meshwork/* get the package exports they name imported, and
 // tests/docs-check/prelude.d.ts declares the placeholders guides use (`workspaces`, `engine`, …).
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { codeBlocks, markdownFiles, type CodeBlock } from "./docs-check/extract.js";
 import { commaSeparate, isObjectFragment, isPropertyFragment } from "./docs-check/fragments.js";
-import { implicitImports, typecheckBlocks } from "./docs-check/typecheck.js";
+import { CHECK_DIR, implicitImports, typecheckBlocks } from "./docs-check/typecheck.js";
 
 const root = join(import.meta.dirname, "..");
 const files = markdownFiles(root);
@@ -19,6 +19,9 @@ const texts = new Map(files.map((file) => [file, readFileSync(join(root, file), 
 const blocks: CodeBlock[] = files.flatMap((file) => codeBlocks(file, texts.get(file)!));
 const isTs = (block: CodeBlock) => block.lang === "ts" || block.lang === "typescript";
 const where = (block: CodeBlock) => `${block.file}:${block.line}`;
+
+// The generated files are not part of any tsconfig project: leave none behind for `eslint .`.
+afterAll(() => rmSync(join(root, CHECK_DIR), { recursive: true, force: true }));
 
 describe("documentation code blocks", () => {
   it("finds the guides and their TypeScript blocks", () => {
