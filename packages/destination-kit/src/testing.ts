@@ -10,10 +10,103 @@
  *   actions: { add_to_list: { metadata: { id: "7" }, payload: { email: "alex@northstar.io" } } },
  * });
  */
-import { describe, expect, it } from "vitest";
+import { setupServer, type SetupServer } from "msw/node";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { stringLeaves } from "./redact.js";
-import { runAction, type AttemptResult } from "./run-action.js";
-import type { DeliveryEvent, Destination, Simulator } from "./types.js";
+import { runAction, type AttemptResult, type RunActionInput } from "./run-action.js";
+import type { ConnectionInfo, DeliveryEvent, Destination, Simulator } from "./types.js";
+
+/** The event adapter tests run with unless they say otherwise. */
+export const testEvent: DeliveryEvent = {
+  id: "evt_01",
+  event: "page.completed",
+  resource: "onboarding_sequence",
+  resource_id: "workspace-setup",
+  payload: { email: "alex@northstar.io", user_id: "usr_5012", sequence_step: 3 },
+  workspace: "acme-prod",
+  created_at: "2026-11-26T12:00:00.000Z",
+};
+
+/** What `runTestAction` takes: the attempt's inputs, with test defaults for the rest. */
+export type TestActionInput = {
+  credentials: unknown;
+  metadata: Record<string, unknown>;
+  /** Replaces the test event's payload. */
+  payload?: Record<string, unknown>;
+  event?: Partial<DeliveryEvent>;
+  connection?: Partial<ConnectionInfo>;
+} & Partial<Omit<RunActionInput, "destination" | "action" | "credentials" | "metadata" | "event" | "connection">>;
+
+/** Runs one attempt of `action` the way the engine does, against whatever answers `fetch` (msw, a simulator). */
+export function runTestAction(destination: Destination, action: string, input: TestActionInput): Promise<AttemptResult> {
+  const { credentials, metadata, payload, event, connection, ...rest } = input;
+  return runAction({
+    destination,
+    action,
+    credentials,
+    metadata,
+    event: { ...testEvent, ...event, payload: payload ?? event?.payload ?? testEvent.payload },
+    idempotencyKey: "del_01",
+    connection: { id: `acme-${destination.type}`, workspace: "acme-prod", type: destination.type, mode: "live", ...connection },
+    ...rest,
+  });
+}
+
+/** A request as it reached the network. */
+export interface SentRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  /** The body parsed as JSON when it is JSON, else the text (undefined when empty). */
+  body: unknown;
+}
+
+/** A request as `useMockServer` recorded it, with its URL and body also in raw form. */
+export interface RecordedRequest extends SentRequest {
+  /** Path exactly as sent (percent-encoding kept). */
+  path: string;
+  query: Record<string, string>;
+  /** The body text. */
+  text: string;
+}
+
+/** Reads a request as it reached the network, e.g. in an msw resolver: `sent.push(await captureRequest(request))`. */
+export async function captureRequest(request: Request): Promise<SentRequest> {
+  return toSent(await request.clone().text(), request);
+}
+
+function toSent(text: string, request: Request): SentRequest {
+  let body: unknown = text || undefined;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    // plain text stays text
+  }
+  return { method: request.method, url: request.url, headers: Object.fromEntries(request.headers), body };
+}
+
+async function record(request: Request): Promise<RecordedRequest> {
+  const text = await request.clone().text();
+  const url = new URL(request.url);
+  return { ...toSent(text, request), path: url.pathname, query: Object.fromEntries(url.searchParams), text };
+}
+
+/**
+ * Starts an msw server for the test file (unhandled requests fail the test) that records every
+ * request; `sent()` returns what was sent in the current test.
+ */
+export function useMockServer(): { server: SetupServer; sent: () => Promise<RecordedRequest[]> } {
+  const server = setupServer();
+  const entries: Array<Promise<RecordedRequest>> = [];
+  server.events.on("request:start", ({ request }) => void entries.push(record(request)));
+  beforeAll(() => server.listen({ onUnhandledRequest: "error" }));
+  afterEach(() => {
+    server.resetHandlers();
+    entries.length = 0;
+  });
+  afterAll(() => server.close());
+  return { server, sent: () => Promise.all(entries) };
+}
 
 /** One action's happy path: rule metadata and an event that should be delivered. */
 export interface ConformanceActionCase<TSimulator extends Simulator = Simulator> {

@@ -47,7 +47,7 @@ describe("OAuth refresh", () => {
     expect(rest).toEqual([]);
     expect(refresh).toMatchObject({ method: "POST", path: "/oauth/v1/token" });
     expect(refresh!.headers["content-type"]).toMatch(/^application\/x-www-form-urlencoded/);
-    expect(Object.fromEntries(new URLSearchParams(refresh!.body))).toEqual({
+    expect(Object.fromEntries(new URLSearchParams(refresh!.text))).toEqual({
       grant_type: "refresh_token",
       refresh_token: oauth.refreshToken,
       client_id: oauth.clientId,

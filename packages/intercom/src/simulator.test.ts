@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { baseEvent, run } from "./__fixtures__/harness.js";
+import { testEvent, runTestAction } from "@meshwork/destination-kit/testing";
 import { createIntercomSimulator, intercom } from "./index.js";
 
 const credentials = { accessToken: "dG9rOnNhbmRib3g=" };
@@ -32,7 +32,7 @@ describe("createIntercomSimulator", () => {
     const revoked = await call(simulator, "/events", { body: "{}" });
     expect(revoked).toMatchObject({ status: 401, body: { errors: [{ code: "token_revoked" }] } });
 
-    const result = await run(intercom(), "track_event", { credentials, metadata: {}, fetch: simulator.fetch });
+    const result = await runTestAction(intercom(), "track_event", { credentials, metadata: {}, fetch: simulator.fetch });
     expect(result).toMatchObject({ outcome: "auth_failed", retryable: false });
   });
 
@@ -52,7 +52,7 @@ describe("createIntercomSimulator", () => {
   it("models search lag: a contact created elsewhere makes the adapter hit 409, search again, and tag it", async () => {
     const simulator = createIntercomSimulator({ tags: [{ id: "7", name: "Onboarded" }] });
     simulator.addContact({ email: "alex@northstar.io", hiddenForSearches: 1 });
-    const result = await run(intercom(), "add_tag", { credentials, metadata: { id: "7" }, fetch: simulator.fetch });
+    const result = await runTestAction(intercom(), "add_tag", { credentials, metadata: { id: "7" }, fetch: simulator.fetch });
     expect(result.outcome).toBe("delivered");
     expect(simulator.requests.map((r) => `${r.method} ${new URL(r.url).pathname}`)).toEqual([
       "POST /contacts/search",
@@ -66,17 +66,17 @@ describe("createIntercomSimulator", () => {
   it("a contact still lagging after the second search → retryable, then delivered on the next attempt", async () => {
     const simulator = createIntercomSimulator({ tags: [{ id: "7", name: "Onboarded" }] });
     simulator.addContact({ email: "alex@northstar.io", hiddenForSearches: 2 });
-    const first = await run(intercom(), "add_tag", { credentials, metadata: { id: "7" }, fetch: simulator.fetch });
+    const first = await runTestAction(intercom(), "add_tag", { credentials, metadata: { id: "7" }, fetch: simulator.fetch });
     expect(first).toMatchObject({ outcome: "rejected_server_error", retryable: true });
-    const second = await run(intercom(), "add_tag", { credentials, metadata: { id: "7" }, fetch: simulator.fetch, attempt: 2 });
+    const second = await runTestAction(intercom(), "add_tag", { credentials, metadata: { id: "7" }, fetch: simulator.fetch, attempt: 2 });
     expect(second.outcome).toBe("delivered");
     expect(simulator.snapshot().contacts).toHaveLength(1);
   });
 
   it("searchLag applies to contacts created through the API", async () => {
     const simulator = createIntercomSimulator({ searchLag: 1 });
-    await run(intercom(), "add_tag", { credentials, metadata: { id: "7" }, fetch: simulator.fetch });
-    const again = await run(intercom(), "add_tag", { credentials, metadata: { id: "8" }, fetch: simulator.fetch });
+    await runTestAction(intercom(), "add_tag", { credentials, metadata: { id: "7" }, fetch: simulator.fetch });
+    const again = await runTestAction(intercom(), "add_tag", { credentials, metadata: { id: "8" }, fetch: simulator.fetch });
     // The second delivery does not see the new contact at first, gets the 409, and finds it on the second search.
     expect(again.outcome).toBe("delivered");
     expect(again.exchanges.map((e) => e.response?.status)).toEqual([200, 409, 200, 200]);
@@ -85,7 +85,7 @@ describe("createIntercomSimulator", () => {
 
   it("strictTags answers 404 tag_not_found for unknown tag ids", async () => {
     const simulator = createIntercomSimulator({ strictTags: true, contacts: [{ email: "alex@northstar.io" }] });
-    const result = await run(intercom(), "add_tag", { credentials, metadata: { id: "404404" }, fetch: simulator.fetch });
+    const result = await runTestAction(intercom(), "add_tag", { credentials, metadata: { id: "404404" }, fetch: simulator.fetch });
     expect(result).toMatchObject({ outcome: "rejected_client_error", status: 404 });
     expect(result.message).toContain("Tag not found");
   });
@@ -102,7 +102,7 @@ describe("createIntercomSimulator", () => {
     expect(await accepted.text()).toBe("");
     expect(Object.keys(simulator.snapshot().events[0]?.metadata ?? {})).toHaveLength(10);
 
-    const result = await run(intercom(), "track_event", {
+    const result = await runTestAction(intercom(), "track_event", {
       credentials,
       metadata: {},
       payload: { email: "nobody@northstar.io" },
@@ -113,8 +113,8 @@ describe("createIntercomSimulator", () => {
 
   it("snapshot lists contacts with tag names and the events tracked", async () => {
     const simulator = createIntercomSimulator({ tags: [{ id: "7", name: "Onboarded" }], now: () => 1_795_780_800_000 });
-    await run(intercom(), "add_tag", { credentials, metadata: { id: "7" }, fetch: simulator.fetch });
-    await run(intercom(), "track_event", { credentials, metadata: { event_name: "completed-step" }, fetch: simulator.fetch });
+    await runTestAction(intercom(), "add_tag", { credentials, metadata: { id: "7" }, fetch: simulator.fetch });
+    await runTestAction(intercom(), "track_event", { credentials, metadata: { event_name: "completed-step" }, fetch: simulator.fetch });
     expect(simulator.snapshot()).toEqual({
       contacts: [
         { id: expect.any(String), role: "user", email: "alex@northstar.io", external_id: null, created_at: 1_795_780_800, tags: ["Onboarded"] },
@@ -123,7 +123,7 @@ describe("createIntercomSimulator", () => {
       events: [
         {
           event_name: "completed-step",
-          created_at: Date.parse(baseEvent.created_at) / 1000,
+          created_at: Date.parse(testEvent.created_at) / 1000,
           contact_id: simulator.snapshot().contacts[0]!.id,
           email: "alex@northstar.io",
           metadata: { sequence_step: 3 },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { run } from "./__fixtures__/harness.js";
+import { runTestAction } from "@meshwork/destination-kit/testing";
 import { createSlackSimulator, slack } from "./index.js";
 
 const botToken = "xoxb-5012-8080-c2FuZGJveA";
@@ -53,7 +53,7 @@ describe("createSlackSimulator", () => {
   it("answers token_revoked after revokeToken", async () => {
     const simulator = createSlackSimulator();
     simulator.revokeToken(botToken);
-    const result = await run(slack(), "send_message", {
+    const result = await runTestAction(slack(), "send_message", {
       credentials: { botToken },
       metadata: { id: "C0GROWTH01", template: "hi" },
       fetch: simulator.fetch,
@@ -75,8 +75,8 @@ describe("createSlackSimulator", () => {
 
   it("outside strict mode, creates unknown channel ids and registers unknown webhook URLs", async () => {
     const simulator = createSlackSimulator();
-    await run(slack(), "send_message", { credentials: { botToken }, metadata: { id: "C0NEW00001", template: "hi" }, fetch: simulator.fetch });
-    await run(slack(), "send_message", { credentials: { webhookUrl }, metadata: { template: "hook" }, fetch: simulator.fetch });
+    await runTestAction(slack(), "send_message", { credentials: { botToken }, metadata: { id: "C0NEW00001", template: "hi" }, fetch: simulator.fetch });
+    await runTestAction(slack(), "send_message", { credentials: { webhookUrl }, metadata: { template: "hook" }, fetch: simulator.fetch });
     expect(simulator.snapshot().channels).toEqual([
       { id: "C0NEW00001", name: "c0new00001", archived: false, botMember: true, messages: [{ ts: expect.any(String), text: "hi", via: "bot" }] },
       {
@@ -114,8 +114,8 @@ describe("createSlackSimulator", () => {
   it("snapshot lists channels with their messages", async () => {
     const simulator = createSlackSimulator({ channels: [{ id: "C0GROWTH01", name: "growth" }], webhooks: [{ url: webhookUrl, channel: "C0GROWTH01" }] });
     const blocks = [{ type: "section", text: { type: "mrkdwn", text: "*{{email}}*" } }];
-    await run(slack(), "send_message", { credentials: { botToken }, metadata: { id: "C0GROWTH01", template: "one", blocks }, fetch: simulator.fetch });
-    await run(slack(), "send_message", { credentials: { webhookUrl }, metadata: { template: "two" }, fetch: simulator.fetch });
+    await runTestAction(slack(), "send_message", { credentials: { botToken }, metadata: { id: "C0GROWTH01", template: "one", blocks }, fetch: simulator.fetch });
+    await runTestAction(slack(), "send_message", { credentials: { webhookUrl }, metadata: { template: "two" }, fetch: simulator.fetch });
     expect(simulator.snapshot()).toEqual({
       channels: [
         {

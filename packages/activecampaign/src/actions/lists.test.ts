@@ -17,9 +17,9 @@ describe("add_to_list", () => {
     const result = await run("add_to_list", { metadata: { id: 3 } });
     expect(result).toMatchObject({ outcome: "delivered", message: "contact 113 subscribed to list 3" });
     const [syncRequest, listRequest] = await sent();
-    expect(JSON.parse(syncRequest!.body)).toEqual({ contact: { email: "alex@northstar.io" } });
+    expect(JSON.parse(syncRequest!.text)).toEqual({ contact: { email: "alex@northstar.io" } });
     expect(listRequest).toMatchObject({ method: "POST", url: `${API}/contactLists`, headers: { "api-token": API_KEY } });
-    expect(JSON.parse(listRequest!.body)).toEqual({ contactList: { list: "3", contact: "113", status: 1 } });
+    expect(JSON.parse(listRequest!.text)).toEqual({ contactList: { list: "3", contact: "113", status: 1 } });
   });
 });
 
@@ -33,7 +33,7 @@ describe("remove_from_list", () => {
     expect(result).toMatchObject({ outcome: "delivered", message: "contact 113 unsubscribed from list 3" });
     const [lookup, unsubscribe] = await sent();
     expect(lookup).toMatchObject({ method: "GET", path: "/api/3/contacts", query: { email: "alex@northstar.io" } });
-    expect(JSON.parse(unsubscribe!.body)).toEqual({ contactList: { list: "3", contact: "113", status: 2 } });
+    expect(JSON.parse(unsubscribe!.text)).toEqual({ contactList: { list: "3", contact: "113", status: 2 } });
   });
 
   it("encodes the email in the query so a plus address survives", async () => {

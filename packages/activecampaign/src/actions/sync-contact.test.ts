@@ -25,7 +25,7 @@ describe("sync_contact", () => {
       url: `${API}/contact/sync`,
       headers: { "api-token": API_KEY, "content-type": "application/json", accept: "application/json" },
     });
-    expect(JSON.parse(request!.body)).toEqual({
+    expect(JSON.parse(request!.text)).toEqual({
       contact: {
         email: "alex@northstar.io",
         firstName: "Alex",
@@ -50,7 +50,7 @@ describe("sync_contact", () => {
     expect(result.outcome).toBe("delivered");
     expect(result.notes).toEqual([expect.stringContaining('mapped field "plan" ignored')]);
     const [request] = await sent();
-    expect(JSON.parse(request!.body)).toEqual({
+    expect(JSON.parse(request!.text)).toEqual({
       contact: {
         email: "alex+trial@northstar.io",
         firstName: "Alexandra",

@@ -27,7 +27,7 @@ describe("add_tag", () => {
       "POST /api/3/contactTags",
     ]);
     expect(requests[2]!.headers["api-token"]).toBe(API_KEY);
-    expect(JSON.parse(requests[2]!.body)).toEqual({ contactTag: { contact: "113", tag: "14" } });
+    expect(JSON.parse(requests[2]!.text)).toEqual({ contactTag: { contact: "113", tag: "14" } });
   });
 
   it("does not create a second association when the contact already has the tag", async () => {

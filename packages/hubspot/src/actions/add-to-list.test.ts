@@ -25,7 +25,7 @@ describe("add_to_list", () => {
       headers: { authorization: `Bearer ${PRIVATE_APP_TOKEN}` },
     });
     expect(put).toMatchObject({ method: "PUT", path: "/crm/v3/lists/7/memberships/add", headers: { "content-type": "application/json" } });
-    expect(JSON.parse(put!.body)).toEqual(["512"]);
+    expect(JSON.parse(put!.text)).toEqual(["512"]);
   });
 
   it("creates a missing contact first (our choice) and adds the new record", async () => {
@@ -44,8 +44,8 @@ describe("add_to_list", () => {
       "POST /crm/v3/objects/contacts",
       "PUT /crm/v3/lists/7/memberships/add",
     ]);
-    expect(JSON.parse(requests[1]!.body)).toEqual({ properties: { email: "alex@northstar.io" } });
-    expect(JSON.parse(requests[2]!.body)).toEqual(["601"]);
+    expect(JSON.parse(requests[1]!.text)).toEqual({ properties: { email: "alex@northstar.io" } });
+    expect(JSON.parse(requests[2]!.text)).toEqual(["601"]);
   });
 
   it("counts an existing membership as delivered", async () => {

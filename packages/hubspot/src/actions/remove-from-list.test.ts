@@ -18,7 +18,7 @@ describe("remove_from_list", () => {
     const [lookup, put] = await sent();
     expect(lookup).toMatchObject({ method: "GET", path: "/crm/v3/objects/contacts/alex%40northstar.io", query: { idProperty: "email" } });
     expect(put).toMatchObject({ method: "PUT", path: "/crm/v3/lists/8/memberships/remove" });
-    expect(JSON.parse(put!.body)).toEqual(["512"]);
+    expect(JSON.parse(put!.text)).toEqual(["512"]);
   });
 
   it("is a delivered no-op, saying so, when HubSpot has no such contact", async () => {

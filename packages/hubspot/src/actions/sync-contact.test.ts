@@ -25,7 +25,7 @@ describe("sync_contact", () => {
       query: { idProperty: "email" },
       headers: { authorization: `Bearer ${PRIVATE_APP_TOKEN}`, "content-type": "application/json", accept: "application/json" },
     });
-    expect(JSON.parse(patch!.body)).toEqual({ properties });
+    expect(JSON.parse(patch!.text)).toEqual({ properties });
   });
 
   it("creates the contact when the update answers 404", async () => {
@@ -41,7 +41,7 @@ describe("sync_contact", () => {
       "POST /crm/v3/objects/contacts",
     ]);
     expect(requests[1]!.query).toEqual({});
-    expect(JSON.parse(requests[1]!.body)).toEqual({ properties });
+    expect(JSON.parse(requests[1]!.text)).toEqual({ properties });
   });
 
   it("on a 409 race uses the existing id from the message and updates that contact", async () => {
@@ -60,7 +60,7 @@ describe("sync_contact", () => {
       "PATCH /crm/v3/objects/contacts/512",
     ]);
     expect(requests[2]!.query).toEqual({});
-    expect(JSON.parse(requests[2]!.body)).toEqual({ properties });
+    expect(JSON.parse(requests[2]!.text)).toEqual({ properties });
   });
 
   it("takes the email and properties from the rule mapping, percent-encoding the email", async () => {
@@ -72,7 +72,7 @@ describe("sync_contact", () => {
     expect(result.outcome).toBe("delivered");
     const [patch] = await sent();
     expect(patch!.path).toBe("/crm/v3/objects/contacts/alex%2Btrial%40northstar.io");
-    expect(JSON.parse(patch!.body)).toEqual({
+    expect(JSON.parse(patch!.text)).toEqual({
       properties: { lifecyclestage: "customer", email: "alex+trial@northstar.io", firstname: "Alex", onboarding_step: "4" },
     });
   });
@@ -82,7 +82,7 @@ describe("sync_contact", () => {
     const result = await run("sync_contact", { metadata: {}, mapped: { properties: { firstname: "Alex", onboarding_step: 2 } } });
     expect(result.outcome).toBe("delivered");
     const [patch] = await sent();
-    expect(JSON.parse(patch!.body)).toEqual({ properties: { firstname: "Alex", onboarding_step: "2", email: "alex@northstar.io" } });
+    expect(JSON.parse(patch!.text)).toEqual({ properties: { firstname: "Alex", onboarding_step: "2", email: "alex@northstar.io" } });
   });
 
   it("fails with mapping_error and sends nothing when there is no email", async () => {

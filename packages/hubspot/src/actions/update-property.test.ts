@@ -20,7 +20,7 @@ describe("update_property", () => {
     const [lookup, patch] = await sent();
     expect(lookup).toMatchObject({ method: "GET", path: "/crm/v3/objects/contacts/alex%40northstar.io", query: { idProperty: "email" } });
     expect(patch).toMatchObject({ method: "PATCH", path: "/crm/v3/objects/contacts/512", query: {} });
-    expect(JSON.parse(patch!.body)).toEqual({ properties: { onboarding_step: "3" } });
+    expect(JSON.parse(patch!.text)).toEqual({ properties: { onboarding_step: "3" } });
   });
 
   it("creates a missing contact with the property in one request", async () => {
@@ -35,7 +35,7 @@ describe("update_property", () => {
       "GET /crm/v3/objects/contacts/alex%40northstar.io",
       "POST /crm/v3/objects/contacts",
     ]);
-    expect(JSON.parse(requests[1]!.body)).toEqual({ properties: { email: "alex@northstar.io", lifecyclestage: "lead" } });
+    expect(JSON.parse(requests[1]!.text)).toEqual({ properties: { email: "alex@northstar.io", lifecyclestage: "lead" } });
   });
 
   it("tells the user the option is invalid on 400 INVALID_OPTION, without retrying", async () => {

@@ -10,7 +10,7 @@ import found from "../__fixtures__/contacts-search.json";
 import tokenRevoked from "../__fixtures__/error-token-revoked.json";
 import unauthorized from "../__fixtures__/error-unauthorized.json";
 import tagNotFound from "../__fixtures__/error-tag-not-found.json";
-import { capture, run, type SentRequest } from "../__fixtures__/harness.js";
+import { captureRequest, runTestAction, type SentRequest } from "@meshwork/destination-kit/testing";
 import tag from "../__fixtures__/tag.json";
 import { DEFAULT_INTERCOM_VERSION, intercom } from "../index.js";
 
@@ -30,11 +30,11 @@ function intercomApi(base: string, searches: unknown[], extra: Parameters<typeof
   server.use(
     ...extra,
     http.post(`${base}/contacts/search`, async ({ request }) => {
-      sent.push(await capture(request));
+      sent.push(await captureRequest(request));
       return HttpResponse.json(searches[Math.min(search++, searches.length - 1)] as object);
     }),
     http.post(`${base}/contacts/:id/tags`, async ({ request }) => {
-      sent.push(await capture(request));
+      sent.push(await captureRequest(request));
       return HttpResponse.json(tag);
     }),
   );
@@ -44,7 +44,7 @@ function intercomApi(base: string, searches: unknown[], extra: Parameters<typeof
 describe("add_tag", () => {
   it("searches the contact by email and tags it, with Intercom's headers", async () => {
     const sent = intercomApi("https://api.intercom.io", [found]);
-    const result = await run(intercom(), "add_tag", { credentials, metadata: { id: "7522907" } });
+    const result = await runTestAction(intercom(), "add_tag", { credentials, metadata: { id: "7522907" } });
 
     expect(result).toMatchObject({ outcome: "delivered", status: 200 });
     expect(result.message).toBe(`tag "Onboarded" (7522907) added to contact ${contactId} (alex@northstar.io)`);
@@ -73,7 +73,7 @@ describe("add_tag", () => {
   it("sends Intercom-Version 2.15 by default, or the version given to the factory", async () => {
     expect(DEFAULT_INTERCOM_VERSION).toBe("2.15");
     const sent = intercomApi("https://api.intercom.io", [found]);
-    await run(intercom({ version: "2.14" }), "add_tag", { credentials, metadata: { id: "7522907" } });
+    await runTestAction(intercom({ version: "2.14" }), "add_tag", { credentials, metadata: { id: "7522907" } });
     expect(sent.map((request) => request.headers["intercom-version"])).toEqual(["2.14", "2.14"]);
   });
 
@@ -83,14 +83,14 @@ describe("add_tag", () => {
     ["au", "https://api.au.intercom.io"],
   ] as const)("region %s → %s", async (region, base) => {
     const sent = intercomApi(base, [found]);
-    const result = await run(intercom(), "add_tag", { credentials: { ...credentials, region }, metadata: { id: "7522907" } });
+    const result = await runTestAction(intercom(), "add_tag", { credentials: { ...credentials, region }, metadata: { id: "7522907" } });
     expect(result.outcome).toBe("delivered");
     expect(sent.map((request) => request.url)).toEqual([`${base}/contacts/search`, `${base}/contacts/${contactId}/tags`]);
   });
 
   it("a factory baseUrl overrides the region", async () => {
     const sent = intercomApi("https://intercom-proxy.internal", [found]);
-    await run(intercom({ baseUrl: "https://intercom-proxy.internal" }), "add_tag", {
+    await runTestAction(intercom({ baseUrl: "https://intercom-proxy.internal" }), "add_tag", {
       credentials: { ...credentials, region: "eu" },
       metadata: { id: "7522907" },
     });
@@ -101,11 +101,11 @@ describe("add_tag", () => {
     const creates: SentRequest[] = [];
     const sent = intercomApi("https://api.intercom.io", [empty], [
       http.post("https://api.intercom.io/contacts", async ({ request }) => {
-        creates.push(await capture(request));
+        creates.push(await captureRequest(request));
         return HttpResponse.json(contact);
       }),
     ]);
-    const result = await run(intercom(), "add_tag", { credentials, metadata: { id: "7522907" } });
+    const result = await runTestAction(intercom(), "add_tag", { credentials, metadata: { id: "7522907" } });
     expect(result.outcome).toBe("delivered");
     expect(result.message).toContain("added to new contact");
     expect(creates).toEqual([
@@ -116,13 +116,13 @@ describe("add_tag", () => {
 
   it("with several matches, prefers the user over leads", async () => {
     const sent = intercomApi("https://api.intercom.io", [userAndLeads]);
-    await run(intercom(), "add_tag", { credentials, metadata: { id: "7522907" } });
+    await runTestAction(intercom(), "add_tag", { credentials, metadata: { id: "7522907" } });
     expect(sent[1]?.url).toBe(`https://api.intercom.io/contacts/${contactId}/tags`);
   });
 
   it("with only leads, takes the most recently created", async () => {
     const sent = intercomApi("https://api.intercom.io", [leads]);
-    await run(intercom(), "add_tag", { credentials, metadata: { id: "7522907" } });
+    await runTestAction(intercom(), "add_tag", { credentials, metadata: { id: "7522907" } });
     expect(sent[1]?.url).toBe("https://api.intercom.io/contacts/6762f0d01bb69f9f2193bb80/tags");
   });
 
@@ -130,7 +130,7 @@ describe("add_tag", () => {
     const sent = intercomApi("https://api.intercom.io", [empty, found], [
       http.post("https://api.intercom.io/contacts", () => HttpResponse.json(conflict, { status: 409 })),
     ]);
-    const result = await run(intercom(), "add_tag", { credentials, metadata: { id: "7522907" } });
+    const result = await runTestAction(intercom(), "add_tag", { credentials, metadata: { id: "7522907" } });
     expect(result).toMatchObject({ outcome: "delivered" });
     expect(result.exchanges.map((e) => `${e.request.method} ${e.request.url} → ${e.response?.status}`)).toEqual([
       "POST https://api.intercom.io/contacts/search → 200",
@@ -145,7 +145,7 @@ describe("add_tag", () => {
     intercomApi("https://api.intercom.io", [empty], [
       http.post("https://api.intercom.io/contacts", () => HttpResponse.json(conflict, { status: 409 })),
     ]);
-    const result = await run(intercom(), "add_tag", { credentials, metadata: { id: "7522907" } });
+    const result = await runTestAction(intercom(), "add_tag", { credentials, metadata: { id: "7522907" } });
     expect(result).toMatchObject({ outcome: "rejected_server_error", retryable: true, status: 409 });
     expect(result.message).toMatch(/search has not caught up/);
     expect(result.exchanges).toHaveLength(3);
@@ -156,7 +156,7 @@ describe("add_tag", () => {
     ["token_revoked", tokenRevoked],
   ])("401 %s → auth_failed with what to do", async (code, body) => {
     server.use(http.post("https://api.intercom.io/contacts/search", () => HttpResponse.json(body, { status: 401 })));
-    const result = await run(intercom(), "add_tag", { credentials, metadata: { id: "7522907" } });
+    const result = await runTestAction(intercom(), "add_tag", { credentials, metadata: { id: "7522907" } });
     expect(result).toMatchObject({ outcome: "auth_failed", retryable: false, status: 401 });
     expect(result.message).toContain(code);
     expect(result.message).toMatch(/update the connection's accessToken/);
@@ -165,7 +165,7 @@ describe("add_tag", () => {
   it("404 on the tag request → rejected_client_error telling the user to check the tag id", async () => {
     intercomApi("https://api.intercom.io", [found]);
     server.use(http.post("https://api.intercom.io/contacts/:id/tags", () => HttpResponse.json(tagNotFound, { status: 404 })));
-    const result = await run(intercom(), "add_tag", { credentials, metadata: { id: "999" } });
+    const result = await runTestAction(intercom(), "add_tag", { credentials, metadata: { id: "999" } });
     expect(result).toMatchObject({ outcome: "rejected_client_error", retryable: false, status: 404 });
     expect(result.message).toMatch(/tag 999 \(tag_not_found: Tag not found \(request [\w-]+\)\): check that the rule's metadata\.id/);
   });
@@ -173,7 +173,7 @@ describe("add_tag", () => {
   it.each([400, 403, 404, 422])("%i on the tag request → rejected_client_error", async (status) => {
     intercomApi("https://api.intercom.io", [found]);
     server.use(http.post("https://api.intercom.io/contacts/:id/tags", () => HttpResponse.json(tagNotFound, { status })));
-    const result = await run(intercom(), "add_tag", { credentials, metadata: { id: "999" } });
+    const result = await runTestAction(intercom(), "add_tag", { credentials, metadata: { id: "999" } });
     expect(result).toMatchObject({ outcome: "rejected_client_error", retryable: false, status });
   });
 
@@ -183,7 +183,7 @@ describe("add_tag", () => {
     [503, "rejected_server_error"],
   ])("%i → retried (%s)", async (status, outcome) => {
     server.use(http.post("https://api.intercom.io/contacts/search", () => HttpResponse.json({}, { status })));
-    const result = await run(intercom(), "add_tag", { credentials, metadata: { id: "7522907" } });
+    const result = await runTestAction(intercom(), "add_tag", { credentials, metadata: { id: "7522907" } });
     expect(result).toMatchObject({ outcome, retryable: true });
   });
 
@@ -197,13 +197,13 @@ describe("add_tag", () => {
       ),
     );
     const onRateLimit = vi.fn();
-    const result = await run(intercom(), "add_tag", { credentials, metadata: { id: "7522907" }, onRateLimit });
+    const result = await runTestAction(intercom(), "add_tag", { credentials, metadata: { id: "7522907" }, onRateLimit });
     expect(result).toMatchObject({ outcome: "rate_limited", retryable: true, retryAfterMs: 4000 });
     expect(onRateLimit).toHaveBeenCalledWith({ limit: 1666, remaining: 0, resetAt: 1795780810_000 });
   });
 
   it("a payload without email → mapping_error, nothing sent", async () => {
-    const result = await run(intercom(), "add_tag", { credentials, metadata: { id: "7522907" }, payload: { user_id: "usr_1" } });
+    const result = await runTestAction(intercom(), "add_tag", { credentials, metadata: { id: "7522907" }, payload: { user_id: "usr_1" } });
     expect(result).toMatchObject({ outcome: "mapping_error", retryable: false });
     expect(result.message).toMatch(/no email/);
     expect(result.exchanges).toEqual([]);
@@ -211,7 +211,7 @@ describe("add_tag", () => {
 
   it("finds the contact by the mapped email when the rule maps one", async () => {
     const sent = intercomApi("https://api.intercom.io", [found]);
-    await run(intercom(), "add_tag", {
+    await runTestAction(intercom(), "add_tag", {
       credentials,
       metadata: { id: "{{tag_id}}" },
       payload: { email: "other@northstar.io", tag_id: 7522907, account: { owner_email: "alex@northstar.io" } },
@@ -227,7 +227,7 @@ describe("add_tag", () => {
     server.use(
       http.post("https://api.intercom.io/contacts/search", () => HttpResponse.html("<html><body>Sign in</body></html>")),
     );
-    const result = await run(intercom(), "add_tag", { credentials, metadata: { id: "7522907" } });
+    const result = await runTestAction(intercom(), "add_tag", { credentials, metadata: { id: "7522907" } });
     expect(result).toMatchObject({ outcome: "rejected_server_error", retryable: true });
   });
 });

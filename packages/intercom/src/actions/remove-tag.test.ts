@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import empty from "../__fixtures__/contacts-search-empty.json";
 import found from "../__fixtures__/contacts-search.json";
 import tagNotFound from "../__fixtures__/error-tag-not-found.json";
-import { capture, run, type SentRequest } from "../__fixtures__/harness.js";
+import { captureRequest, runTestAction, type SentRequest } from "@meshwork/destination-kit/testing";
 import tag from "../__fixtures__/tag.json";
 import { intercom } from "../index.js";
 
@@ -21,15 +21,15 @@ describe("remove_tag", () => {
     const sent: SentRequest[] = [];
     server.use(
       http.post(`${base}/contacts/search`, async ({ request }) => {
-        sent.push(await capture(request));
+        sent.push(await captureRequest(request));
         return HttpResponse.json(found);
       }),
       http.delete(`${base}/contacts/:id/tags/:tagId`, async ({ request }) => {
-        sent.push(await capture(request));
+        sent.push(await captureRequest(request));
         return HttpResponse.json(tag);
       }),
     );
-    const result = await run(intercom(), "remove_tag", { credentials, metadata: { id: "7522907" } });
+    const result = await runTestAction(intercom(), "remove_tag", { credentials, metadata: { id: "7522907" } });
     expect(result).toMatchObject({ outcome: "delivered", status: 200 });
     expect(result.message).toBe("tag 7522907 removed from contact 6762f0cd1bb69f9f2193bb7c (alex@northstar.io)");
     expect(sent).toEqual([
@@ -49,7 +49,7 @@ describe("remove_tag", () => {
 
   it("no contact with that email → delivered as a no-op, without creating one", async () => {
     server.use(http.post(`${base}/contacts/search`, () => HttpResponse.json(empty)));
-    const result = await run(intercom(), "remove_tag", { credentials, metadata: { id: "7522907" } });
+    const result = await runTestAction(intercom(), "remove_tag", { credentials, metadata: { id: "7522907" } });
     expect(result).toMatchObject({ outcome: "delivered" });
     expect(result.message).toBe("no Intercom contact with email alex@northstar.io; nothing to remove");
     expect(result.exchanges).toHaveLength(1);
@@ -60,7 +60,7 @@ describe("remove_tag", () => {
       http.post(`${base}/contacts/search`, () => HttpResponse.json(found)),
       http.delete(`${base}/contacts/:id/tags/:tagId`, () => HttpResponse.json(tagNotFound, { status: 404 })),
     );
-    const result = await run(intercom(), "remove_tag", { credentials, metadata: { id: "7522907" } });
+    const result = await runTestAction(intercom(), "remove_tag", { credentials, metadata: { id: "7522907" } });
     expect(result).toMatchObject({ outcome: "delivered", status: 404 });
     expect(result.message).toMatch(/not on contact .* tag_not_found: Tag not found .*nothing to remove/);
   });
@@ -72,7 +72,7 @@ describe("remove_tag", () => {
         HttpResponse.json({ type: "error.list", errors: [{ code: "forbidden", message: "Missing scope" }] }, { status: 403 }),
       ),
     );
-    const result = await run(intercom(), "remove_tag", { credentials, metadata: { id: "7522907" } });
+    const result = await runTestAction(intercom(), "remove_tag", { credentials, metadata: { id: "7522907" } });
     expect(result).toMatchObject({ outcome: "rejected_client_error", retryable: false, status: 403 });
     expect(result.message).toMatch(/forbidden: Missing scope.*grant it/);
   });

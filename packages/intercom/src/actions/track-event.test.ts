@@ -3,7 +3,7 @@ import { setupServer } from "msw/node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import invalid from "../__fixtures__/error-parameter-invalid.json";
 import userNotFound from "../__fixtures__/error-user-not-found.json";
-import { capture, run, type SentRequest } from "../__fixtures__/harness.js";
+import { captureRequest, runTestAction, type SentRequest } from "@meshwork/destination-kit/testing";
 import { intercom } from "../index.js";
 
 const server = setupServer();
@@ -20,7 +20,7 @@ function accepted() {
   const sent: SentRequest[] = [];
   server.use(
     http.post("https://api.intercom.io/events", async ({ request }) => {
-      sent.push(await capture(request));
+      sent.push(await captureRequest(request));
       return new HttpResponse(null, { status: 202 });
     }),
   );
@@ -30,7 +30,7 @@ function accepted() {
 describe("track_event", () => {
   it("posts the event by email at the event's time; 202 with an empty body is delivered", async () => {
     const sent = accepted();
-    const result = await run(intercom(), "track_event", { credentials, metadata: { event_name: "completed-step" } });
+    const result = await runTestAction(intercom(), "track_event", { credentials, metadata: { event_name: "completed-step" } });
     expect(result).toMatchObject({ outcome: "delivered", status: 202 });
     expect(result.message).toBe('event "completed-step" tracked for email alex@northstar.io with 1 metadata key');
     expect(sent).toEqual([
@@ -50,13 +50,13 @@ describe("track_event", () => {
 
   it("names the event after the Meshwork event when the rule gives no event_name", async () => {
     const sent = accepted();
-    await run(intercom(), "track_event", { credentials, metadata: {} });
+    await runTestAction(intercom(), "track_event", { credentials, metadata: {} });
     expect(sent[0]?.body).toMatchObject({ event_name: "page.completed" });
   });
 
   it("identifies by user_id when the payload has no email", async () => {
     const sent = accepted();
-    await run(intercom(), "track_event", { credentials, metadata: {}, payload: { user_id: "usr_5012", plan: "pro" } });
+    await runTestAction(intercom(), "track_event", { credentials, metadata: {}, payload: { user_id: "usr_5012", plan: "pro" } });
     expect(sent[0]?.body).toEqual({ event_name: "page.completed", created_at: createdAt, user_id: "usr_5012", metadata: { plan: "pro" } });
   });
 
@@ -76,7 +76,7 @@ describe("track_event", () => {
       k2: "b",
       k3: "c",
     };
-    const result = await run(intercom(), "track_event", { credentials, metadata: { event_name: "upgraded-plan" }, payload });
+    const result = await runTestAction(intercom(), "track_event", { credentials, metadata: { event_name: "upgraded-plan" }, payload });
     expect(result.outcome).toBe("delivered");
     expect((sent[0]?.body as { metadata: object }).metadata).toEqual({
       step: 3,
@@ -98,7 +98,7 @@ describe("track_event", () => {
 
   it("uses the rule's event_metadata (templates rendered) instead of the payload when given", async () => {
     const sent = accepted();
-    await run(intercom(), "track_event", {
+    await runTestAction(intercom(), "track_event", {
       credentials,
       metadata: { event_metadata: { step: "{{sequence_step}}", label: "step {{sequence_step}} of 5" } },
     });
@@ -107,7 +107,7 @@ describe("track_event", () => {
 
   it("uses the mapped fields when the rule has a mapping", async () => {
     const sent = accepted();
-    await run(intercom(), "track_event", {
+    await runTestAction(intercom(), "track_event", {
       credentials,
       metadata: {},
       mapped: { email: "alex@northstar.io", onboarding_step: 3 },
@@ -117,26 +117,26 @@ describe("track_event", () => {
 
   it("no such user (404) → rejected_client_error telling the user what to do", async () => {
     server.use(http.post("https://api.intercom.io/events", () => HttpResponse.json(userNotFound, { status: 404 })));
-    const result = await run(intercom(), "track_event", { credentials, metadata: {} });
+    const result = await runTestAction(intercom(), "track_event", { credentials, metadata: {} });
     expect(result).toMatchObject({ outcome: "rejected_client_error", retryable: false, status: 404 });
     expect(result.message).toMatch(/no user with email alex@northstar\.io .*create the contact first/);
   });
 
   it("400 → rejected_client_error", async () => {
     server.use(http.post("https://api.intercom.io/events", () => HttpResponse.json(invalid, { status: 400 })));
-    const result = await run(intercom(), "track_event", { credentials, metadata: {} });
+    const result = await runTestAction(intercom(), "track_event", { credentials, metadata: {} });
     expect(result).toMatchObject({ outcome: "rejected_client_error", retryable: false });
     expect(result.message).toContain("Invalid value for created_at");
   });
 
   it("a 2xx with an HTML body is not delivered", async () => {
     server.use(http.post("https://api.intercom.io/events", () => HttpResponse.html("<html>login</html>")));
-    const result = await run(intercom(), "track_event", { credentials, metadata: {} });
+    const result = await runTestAction(intercom(), "track_event", { credentials, metadata: {} });
     expect(result).toMatchObject({ outcome: "rejected_server_error", retryable: true });
   });
 
   it("neither email nor user_id → mapping_error", async () => {
-    const result = await run(intercom(), "track_event", { credentials, metadata: {}, payload: { step: 1 } });
+    const result = await runTestAction(intercom(), "track_event", { credentials, metadata: {}, payload: { step: 1 } });
     expect(result).toMatchObject({ outcome: "mapping_error" });
     expect(result.exchanges).toEqual([]);
   });

@@ -7,7 +7,7 @@ import missingScope from "../__fixtures__/chat-postMessage-missing-scope.json";
 import ok from "../__fixtures__/chat-postMessage-ok.json";
 import ratelimited from "../__fixtures__/chat-postMessage-ratelimited.json";
 import warning from "../__fixtures__/chat-postMessage-warning.json";
-import { capture, run, type SentRequest } from "../__fixtures__/harness.js";
+import { captureRequest, runTestAction, type SentRequest } from "@meshwork/destination-kit/testing";
 import { slack } from "../index.js";
 import { sendMessage } from "./send-message.js";
 
@@ -26,7 +26,7 @@ function postMessage(answer: (request: Request) => Response | Promise<Response> 
   const sent: SentRequest[] = [];
   server.use(
     http.post(POST_MESSAGE, async ({ request }) => {
-      sent.push(await capture(request));
+      sent.push(await captureRequest(request));
       return answer(request);
     }),
   );
@@ -37,7 +37,7 @@ function incomingWebhook(answer: () => Response = () => HttpResponse.text("ok"),
   const sent: SentRequest[] = [];
   server.use(
     http.post(url, async ({ request }) => {
-      sent.push(await capture(request));
+      sent.push(await captureRequest(request));
       return answer();
     }),
   );
@@ -47,7 +47,7 @@ function incomingWebhook(answer: () => Response = () => HttpResponse.text("ok"),
 describe("send_message with a bot token", () => {
   it("posts { channel, text } to chat.postMessage with the bot token and a JSON charset", async () => {
     const sent = postMessage();
-    const result = await run(slack(), "send_message", {
+    const result = await runTestAction(slack(), "send_message", {
       credentials: bot,
       metadata: { id: "C0GROWTH01", template: "{{email}} finished step {{sequence_step}}" },
     });
@@ -69,7 +69,7 @@ describe("send_message with a bot token", () => {
 
   it("escapes interpolated values so a payload cannot ping @channel or inject a link", async () => {
     const sent = postMessage();
-    const result = await run(slack(), "send_message", {
+    const result = await runTestAction(slack(), "send_message", {
       credentials: bot,
       metadata: { id: "C0GROWTH01", template: "<!here> *New signup*: {{user.name}} ({{email}})" },
       payload: { email: "alex@northstar.io", user: { name: "<!channel> <https://evil|click> & co" } },
@@ -82,7 +82,7 @@ describe("send_message with a bot token", () => {
 
   it("`text` works as an alias of `template`", async () => {
     const sent = postMessage();
-    await run(slack(), "send_message", { credentials: bot, metadata: { id: "C0GROWTH01", text: "step {{sequence_step}}" } });
+    await runTestAction(slack(), "send_message", { credentials: bot, metadata: { id: "C0GROWTH01", text: "step {{sequence_step}}" } });
     expect(sent[0]?.body).toEqual({ channel: "C0GROWTH01", text: "step 3" });
   });
 
@@ -93,7 +93,7 @@ describe("send_message with a bot token", () => {
       { type: "context", elements: [{ type: "mrkdwn", text: "<!here> {{email}}" }] },
       { type: "divider" },
     ];
-    await run(slack(), "send_message", {
+    await runTestAction(slack(), "send_message", {
       credentials: bot,
       metadata: { id: "C0GROWTH01", template: "{{user.name}} reached step {{sequence_step}}", blocks },
       payload: { email: "alex@northstar.io", sequence_step: 3, user: { name: "<@U0ADMIN> Alex" } },
@@ -111,7 +111,7 @@ describe("send_message with a bot token", () => {
 
   it("renders a templated channel id from the payload", async () => {
     const sent = postMessage();
-    await run(slack(), "send_message", {
+    await runTestAction(slack(), "send_message", {
       credentials: bot,
       metadata: { id: "{{team.slack_channel}}", template: "hi" },
       payload: { team: { slack_channel: "C0TEAM0042" } },
@@ -120,7 +120,7 @@ describe("send_message with a bot token", () => {
   });
 
   it("text over 40,000 characters → mapping_error with a clear message, nothing sent", async () => {
-    const result = await run(slack(), "send_message", {
+    const result = await runTestAction(slack(), "send_message", {
       credentials: bot,
       metadata: { id: "C0GROWTH01", template: "{{notes}}" },
       payload: { notes: "x".repeat(40_001) },
@@ -133,26 +133,26 @@ describe("send_message with a bot token", () => {
   });
 
   it("a missing payload value → mapping_error naming the path", async () => {
-    const result = await run(slack(), "send_message", { credentials: bot, metadata: { id: "C0GROWTH01", template: "hi {{user.name}}" } });
+    const result = await runTestAction(slack(), "send_message", { credentials: bot, metadata: { id: "C0GROWTH01", template: "hi {{user.name}}" } });
     expect(result).toMatchObject({ outcome: "mapping_error" });
     expect(result.message).toContain('"user.name"');
   });
 
   it("no channel id on a bot-token connection → mapping_error", async () => {
-    const result = await run(slack(), "send_message", { credentials: bot, metadata: { template: "hi" } });
+    const result = await runTestAction(slack(), "send_message", { credentials: bot, metadata: { template: "hi" } });
     expect(result).toMatchObject({ outcome: "mapping_error" });
     expect(result.message).toMatch(/metadata\.id/);
   });
 
   it("neither template nor blocks → mapping_error", async () => {
-    const result = await run(slack(), "send_message", { credentials: bot, metadata: { id: "C0GROWTH01" } });
+    const result = await runTestAction(slack(), "send_message", { credentials: bot, metadata: { id: "C0GROWTH01" } });
     expect(result).toMatchObject({ outcome: "mapping_error" });
     expect(result.message).toMatch(/needs a template/);
   });
 
   it("not_in_channel → permanent, telling the user to invite the app to that channel", async () => {
     postMessage(() => HttpResponse.json(errorBody));
-    const result = await run(slack(), "send_message", { credentials: bot, metadata: { id: "C123", template: "hi" } });
+    const result = await runTestAction(slack(), "send_message", { credentials: bot, metadata: { id: "C123", template: "hi" } });
     expect(result).toMatchObject({ outcome: "rejected_client_error", retryable: false, status: 200 });
     expect(result.message).toBe("the Slack app is not a member of channel C123: invite it with /invite @YourApp, then retry the delivery");
   });
@@ -180,20 +180,20 @@ describe("send_message with a bot token", () => {
     ["some_new_error", "rejected_client_error", false, /^Slack refused the message: some_new_error$/],
   ] as const)("HTTP 200 { ok: false, error: %s } → %s", async (code, outcome, retryable, message) => {
     postMessage(() => HttpResponse.json({ ...errorBody, error: code }));
-    const result = await run(slack(), "send_message", { credentials: bot, metadata: { id: "C0GROWTH01", template: "hi" } });
+    const result = await runTestAction(slack(), "send_message", { credentials: bot, metadata: { id: "C0GROWTH01", template: "hi" } });
     expect(result).toMatchObject({ outcome, retryable });
     expect(result.message).toMatch(message);
   });
 
   it("missing_scope names the scope Slack says is needed", async () => {
     postMessage(() => HttpResponse.json(missingScope));
-    const result = await run(slack(), "send_message", { credentials: bot, metadata: { id: "C0GROWTH01", template: "hi" } });
+    const result = await runTestAction(slack(), "send_message", { credentials: bot, metadata: { id: "C0GROWTH01", template: "hi" } });
     expect(result.message).toMatch(/lacks the chat:write scope \(missing_scope\): add it under OAuth & Permissions/);
   });
 
   it("invalid_blocks passes on Slack's explanation", async () => {
     postMessage(() => HttpResponse.json(invalidBlocks));
-    const result = await run(slack(), "send_message", {
+    const result = await runTestAction(slack(), "send_message", {
       credentials: bot,
       metadata: { id: "C0GROWTH01", blocks: [{ type: "section", text: "plain string" }] },
     });
@@ -203,26 +203,26 @@ describe("send_message with a bot token", () => {
 
   it("HTTP 429 { ok: false, error: ratelimited } with Retry-After → rate_limited after that delay", async () => {
     postMessage(() => HttpResponse.json(ratelimited, { status: 429, headers: { "retry-after": "30" } }));
-    const result = await run(slack(), "send_message", { credentials: bot, metadata: { id: "C0GROWTH01", template: "hi" } });
+    const result = await runTestAction(slack(), "send_message", { credentials: bot, metadata: { id: "C0GROWTH01", template: "hi" } });
     expect(result).toMatchObject({ outcome: "rate_limited", retryable: true, retryAfterMs: 30_000, status: 429 });
   });
 
   it("HTTP 200 rate_limited without Retry-After → rate_limited, left to the engine's backoff", async () => {
     postMessage(() => HttpResponse.json({ ok: false, error: "rate_limited" }));
-    const result = await run(slack(), "send_message", { credentials: bot, metadata: { id: "C0GROWTH01", template: "hi" } });
+    const result = await runTestAction(slack(), "send_message", { credentials: bot, metadata: { id: "C0GROWTH01", template: "hi" } });
     expect(result).toMatchObject({ outcome: "rate_limited", retryable: true });
     expect(result.retryAfterMs).toBeUndefined();
   });
 
   it("a 200 without `ok: true` is not counted as delivered", async () => {
     postMessage(() => HttpResponse.json({ channel: "C0GROWTH01" }));
-    const result = await run(slack(), "send_message", { credentials: bot, metadata: { id: "C0GROWTH01", template: "hi" } });
+    const result = await runTestAction(slack(), "send_message", { credentials: bot, metadata: { id: "C0GROWTH01", template: "hi" } });
     expect(result).toMatchObject({ outcome: "rejected_server_error", retryable: true });
   });
 
   it("keeps Slack's warnings as notes", async () => {
     postMessage(() => HttpResponse.json(warning));
-    const result = await run(slack(), "send_message", { credentials: bot, metadata: { id: "C0GROWTH01", template: "hello" } });
+    const result = await runTestAction(slack(), "send_message", { credentials: bot, metadata: { id: "C0GROWTH01", template: "hello" } });
     expect(result.notes).toEqual(["Slack warning: missing_charset"]);
   });
 });
@@ -230,7 +230,7 @@ describe("send_message with a bot token", () => {
 describe("send_message with an incoming webhook", () => {
   it("posts { text } to the webhook URL without an Authorization header; plain-text `ok` is delivered", async () => {
     const sent = incomingWebhook();
-    const result = await run(slack(), "send_message", {
+    const result = await runTestAction(slack(), "send_message", {
       credentials: { webhookUrl },
       metadata: { template: "{{email}} finished step {{sequence_step}}" },
     });
@@ -248,7 +248,7 @@ describe("send_message with an incoming webhook", () => {
 
   it("never puts the webhook URL in the attempt record", async () => {
     incomingWebhook(() => HttpResponse.text("channel_not_found", { status: 404 }));
-    const result = await run(slack(), "send_message", { credentials: { webhookUrl }, metadata: { template: "hi" } });
+    const result = await runTestAction(slack(), "send_message", { credentials: { webhookUrl }, metadata: { template: "hi" } });
     const recorded = JSON.stringify(result);
     expect(recorded).not.toContain(webhookUrl);
     expect(recorded).not.toContain(secretPart);
@@ -258,7 +258,7 @@ describe("send_message with an incoming webhook", () => {
 
   it("redacts the webhook's secret path when a baseUrl override sends it elsewhere", async () => {
     const sent = incomingWebhook(undefined, `https://egress-proxy.internal/services/T0NORTH01/B0ALERTS1/${secretPart}`);
-    const result = await run(slack({ baseUrl: "https://egress-proxy.internal" }), "send_message", {
+    const result = await runTestAction(slack({ baseUrl: "https://egress-proxy.internal" }), "send_message", {
       credentials: { webhookUrl },
       metadata: { template: "hi" },
     });
@@ -270,7 +270,7 @@ describe("send_message with an incoming webhook", () => {
 
   it("sends blocks, and notes that metadata.id is not used", async () => {
     const sent = incomingWebhook();
-    const result = await run(slack(), "send_message", {
+    const result = await runTestAction(slack(), "send_message", {
       credentials: { webhookUrl },
       metadata: { id: "C0GROWTH01", blocks: [{ type: "section", text: { type: "mrkdwn", text: "step {{sequence_step}}" } }] },
     });
@@ -288,7 +288,7 @@ describe("send_message with an incoming webhook", () => {
     [500, "rollup_error", "rejected_server_error", true, /rollup_error.*retried/],
   ] as const)("%i %s → %s", async (status, code, outcome, retryable, message) => {
     incomingWebhook(() => HttpResponse.text(code, { status }));
-    const result = await run(slack(), "send_message", { credentials: { webhookUrl }, metadata: { template: "hi" } });
+    const result = await runTestAction(slack(), "send_message", { credentials: { webhookUrl }, metadata: { template: "hi" } });
     expect(result).toMatchObject({ outcome, retryable, status });
     expect(result.message).toMatch(message);
     expect(result.disableConnection).toBeUndefined();
@@ -296,13 +296,13 @@ describe("send_message with an incoming webhook", () => {
 
   it("429 with Retry-After → rate_limited after that delay", async () => {
     incomingWebhook(() => HttpResponse.text("rate_limited", { status: 429, headers: { "retry-after": "12" } }));
-    const result = await run(slack(), "send_message", { credentials: { webhookUrl }, metadata: { template: "hi" } });
+    const result = await runTestAction(slack(), "send_message", { credentials: { webhookUrl }, metadata: { template: "hi" } });
     expect(result).toMatchObject({ outcome: "rate_limited", retryable: true, retryAfterMs: 12_000 });
   });
 
   it("a 200 whose body is not `ok` (an HTML page) is not delivered", async () => {
     incomingWebhook(() => HttpResponse.html("<html>Sign in to Slack</html>"));
-    const result = await run(slack(), "send_message", { credentials: { webhookUrl }, metadata: { template: "hi" } });
+    const result = await runTestAction(slack(), "send_message", { credentials: { webhookUrl }, metadata: { template: "hi" } });
     expect(result).toMatchObject({ outcome: "rejected_server_error", retryable: true });
   });
 });
@@ -314,7 +314,7 @@ describe("credentials and limits", () => {
     [{}, /needs a botToken/],
     [{ botToken, webhookUrl }, /not both/],
   ])("refuses invalid credentials %#, never echoing the URL", async (credentials, message) => {
-    const result = await run(slack(), "send_message", { credentials, metadata: { id: "C1", template: "hi" } });
+    const result = await runTestAction(slack(), "send_message", { credentials, metadata: { id: "C1", template: "hi" } });
     expect(result).toMatchObject({ outcome: "rejected_client_error", retryable: false });
     expect(result.message).toMatch(message);
     expect(result.message).not.toContain("attacker.example");
