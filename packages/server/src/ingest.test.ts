@@ -157,6 +157,22 @@ describe("POST /api/v1/events", () => {
     server = undefined;
   });
 
+  it("answers 503 while too many deliveries are open (backpressure), and takes events again once they drain", async () => {
+    server = await startServer({ maxOpenDeliveries: 2 });
+    server.engine.sandbox("acme-hook").inject({ status: 500, times: 5 });
+    server.engine.sandbox("acme-hubspot").inject({ status: 500, times: 5 });
+    const first = await post(server, "/api/v1/events", signup(1));
+    expect(first.status).toBe(201);
+    await server.engine.drain({ timeoutMs: 5000 });
+    expect(server.engine.stats().open).toBe(2); // both waiting for their retry
+    const refused = await post(server, "/api/v1/events/bulk", [signup(2)]);
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get("retry-after")).toBe("5");
+    expect(await refused.json()).toMatchObject({ error: "backlogged" });
+    await server.engine.events.cancel(((await first.json()) as { event: { id: string } }).event.id, { workspace: "acme-prod" });
+    expect((await post(server, "/api/v1/events/bulk", [signup(2)])).status).toBe(201);
+  });
+
   it("answers unknown routes with a JSON 404", async () => {
     server = await startServer();
     const res = await server.app.request("/api/v2/nothing");

@@ -64,6 +64,13 @@ export interface ServerOptions {
   rateLimit?: RateLimitOptions | false;
   /** Requests per access key on the management API (429 above). Default 100 per second; `false` turns it off. */
   managementRateLimit?: RateLimitOptions | false;
+  /**
+   * Backpressure: while this many deliveries are open (not yet finished) in this process, ingest
+   * answers 503 with `Retry-After` instead of taking more, so a backlog cannot grow memory without
+   * bound (the engine keeps open deliveries in memory). Clients retry 503. Default 100 000;
+   * `false` turns it off.
+   */
+  maxOpenDeliveries?: number | false;
   /** A pino logger, pino options, or `false` for silence. Default: JSON logs at `info` on stdout, credentials redacted. */
   logger?: Logger | LoggerOptions | false;
   /** Serve `GET /metrics`. Default true. */
@@ -132,6 +139,7 @@ export interface ConfigFileServerOptions {
   maxBodyBytes?: number;
   rateLimit?: RateLimitOptions | false;
   managementRateLimit?: RateLimitOptions | false;
+  maxOpenDeliveries?: number | false;
   idempotencyTtlMs?: number;
   shutdownTimeoutMs?: number;
   metrics?: boolean;

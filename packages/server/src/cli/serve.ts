@@ -49,6 +49,7 @@ export async function serveCommand(flags: ServeFlags, io: CliIO): Promise<number
       ...(db !== undefined && { db }),
       ...(rateLimit !== undefined && { rateLimit }),
       ...(file.managementRateLimit !== undefined && { managementRateLimit: file.managementRateLimit }),
+      ...(file.maxOpenDeliveries !== undefined && { maxOpenDeliveries: file.maxOpenDeliveries }),
       ...(file.cors !== undefined && { cors: file.cors }),
       ...(file.maxBodyBytes !== undefined && { maxBodyBytes: file.maxBodyBytes }),
       ...(file.idempotencyTtlMs !== undefined && { idempotencyTtlMs: file.idempotencyTtlMs }),

@@ -17,6 +17,7 @@ export interface ServerContext {
   managementRateLimiter: KeyedRateLimiter | undefined;
   cors: CorsOptions | undefined;
   maxBodyBytes: number;
+  maxOpenDeliveries: number | undefined;
   isDraining(): boolean;
   verify(authorization: string | undefined): Promise<Principal>;
 }

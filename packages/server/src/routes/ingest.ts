@@ -80,6 +80,9 @@ export function registerIngest(app: Hono, ctx: ServerContext): void {
         });
       }
     }
+    if (ctx.maxOpenDeliveries !== undefined && engine.stats().open >= ctx.maxOpenDeliveries) {
+      throw httpError(503, "backlogged", `${ctx.maxOpenDeliveries} deliveries are waiting to be sent; send the events again shortly`, undefined, { "retry-after": "5" });
+    }
     c.set("workspace", workspace);
     c.set("publishableKey", publishableKey);
     await next();
