@@ -103,9 +103,9 @@ function connectionsFor(tenant: Tenant, workspace: string, webhookSecret: string
     {
       ...base("activecampaign"),
       credentials: { api_url: `https://${tenant}.api-us1.com`, api_key: `sandbox-ac-key-${tenant}` },
-      // ActiveCampaign allows 5 requests per second and an action makes up to 3 (contact sync,
-      // tag lookup, tag); the engine paces deliveries, so allow one delivery per 1.1 s.
-      rateLimit: { requests: 1, perMs: 1100 },
+      // ActiveCampaign allows 5 requests per second. The engine counts a request when it leaves
+      // and the server when it arrives, so a window of exactly 1 s meets a 429 at its edge.
+      rateLimit: { requests: 5, perMs: 1250 },
     },
     { ...base("intercom"), credentials: { accessToken: `sandbox-intercom-${tenant}` } },
     { ...base("slack"), credentials: { botToken: `xoxb-sandbox-${tenant}` } },
