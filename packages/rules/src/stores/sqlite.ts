@@ -103,7 +103,36 @@ const MIGRATIONS: string[] = [
   DROP INDEX deliveries_workspace_status;
   CREATE INDEX deliveries_finished ON deliveries (workspace, status, connection) WHERE status IN ('failed', 'canceled');
   `,
+  // 3: open deliveries are the ones not finished (completed_at IS NULL): an attempt's start or a
+  // retry's status change no longer moves an index entry, only the end does.
+  `
+  DROP INDEX deliveries_open;
+  CREATE INDEX deliveries_open ON deliveries (next_attempt_at) WHERE completed_at IS NULL;
+  `,
 ];
+
+/**
+ * What the store last wrote for a delivery row, kept on the row object itself (rows passed to
+ * `insertEvents` and `write` are the engine's, rows read back are the store's): an update then
+ * sets only the columns that changed among the indexed ones, and needs no lookup of the event.
+ */
+const WRITTEN = Symbol("meshwork.sqlite-written");
+interface Written {
+  seq: number;
+  next: number | null;
+  completed: number | null;
+}
+type TaggedRow = DeliveryRow & { [WRITTEN]?: Written };
+
+/** Records what was written; not enumerable, so a copy (`{ ...row }`) starts untagged and is written in full. */
+function tag(row: TaggedRow, seq: number, next: number | null, completed: number | null): void {
+  const written = row[WRITTEN];
+  if (written) {
+    written.seq = seq;
+    written.next = next;
+    written.completed = completed;
+  } else Object.defineProperty(row, WRITTEN, { value: { seq, next, completed }, writable: true, enumerable: false, configurable: true });
+}
 
 /** Statuses that end a delivery, or (re)open one: the event's status may change with them. */
 const REFRESHES = new Set(["completed", "failed", "canceled", "pending"]);
@@ -182,7 +211,7 @@ function toEvent(raw: RawEvent): EventRow {
 }
 
 function toDelivery(raw: RawDelivery): DeliveryRow {
-  return {
+  const row: TaggedRow = {
     id: raw.id,
     workspace: raw.workspace,
     event_id: raw.event_id,
@@ -202,6 +231,8 @@ function toDelivery(raw: RawDelivery): DeliveryRow {
     updated_at: raw.updated_at,
     completed_at: raw.completed_at,
   };
+  tag(row, raw.event_seq, raw.next_attempt_at, raw.completed_at);
+  return row;
 }
 
 /** Joined rows share one parsed event per event (payloads are parsed once). */
@@ -286,11 +317,12 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
          attempt_count, round_start, next_attempt_at, last_error, last_outcome, idempotency_key, created_at, updated_at, completed_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    const updateSql = `UPDATE deliveries SET status = ?, attempt_count = ?, round_start = ?, next_attempt_at = ?, last_error = ?, last_outcome = ?,
-         updated_at = ?, completed_at = ? WHERE id = ?`;
-    const updateDelivery = d.prepare(updateSql);
-    const updateDeliveryReturning = d.prepare(`${updateSql} RETURNING event_seq`);
-    updateDeliveryReturning.pluck(true);
+    // Three shapes of update, so SQLite maintains the open-deliveries index only when needed.
+    const updateBase = "UPDATE deliveries SET status = ?, attempt_count = ?, round_start = ?, last_error = ?, last_outcome = ?, updated_at = ?";
+    const updateQuiet = d.prepare(`${updateBase} WHERE id = ?`);
+    const updateNext = d.prepare(`${updateBase}, next_attempt_at = ? WHERE id = ?`);
+    const updateAll = d.prepare(`${updateBase}, next_attempt_at = ?, completed_at = ? WHERE id = ? RETURNING event_seq`);
+    updateAll.pluck(true);
     const insertAttempt = d.prepare(
       `INSERT OR REPLACE INTO attempts (delivery_id, attempt, workspace, event_id, rule_id, started_at, duration_ms, status, outcome, retryable, message, detail)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -308,7 +340,8 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
          FROM deliveries WHERE event_seq = ?)
        WHERE seq = ?`,
     );
-    const insertMany = d.transaction((items: NewEvent[]) => {
+    const startEvent = d.prepare(`UPDATE events SET status = 'processing' WHERE seq = ? AND status = 'pending'`);
+    const insertMany = d.transaction((items: NewEvent[], tagged: Array<[TaggedRow, Written]>) => {
       const results: InsertResult[] = new Array(items.length);
       for (let i = 0; i < items.length; i++) {
         const { event, deliveries } = items[i]!;
@@ -352,22 +385,32 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
             r.updated_at,
             r.completed_at,
           );
+          tagged.push([r as TaggedRow, { seq, next: r.next_attempt_at, completed: r.completed_at }]);
         }
         results[i] = { inserted: true, event: { ...event, seq, status, total_rules: deliveries.length, completed_count: 0, failed_count: 0 } };
       }
       return results;
     });
-    const writeMany = d.transaction((deliveries: DeliveryRow[], attempts: AttemptRow[]) => {
+    const writeMany = d.transaction((deliveries: DeliveryRow[], attempts: AttemptRow[], tagged: Array<[TaggedRow, Written]>) => {
       const touched = new Set<number>();
-      for (const r of deliveries) {
-        // Only a change that can move the event's status needs the event refreshed: an end, a
-        // reopening, or the first attempt of a round. Later retries of a started delivery do not.
-        if (REFRESHES.has(r.status) || r.attempt_count === r.round_start + 1) {
-          const seq = updateDeliveryReturning.get(r.status, r.attempt_count, r.round_start, r.next_attempt_at, r.last_error, r.last_outcome, r.updated_at, r.completed_at, r.id) as number | undefined;
-          if (seq !== undefined) touched.add(seq);
+      const started = new Set<number>();
+      for (const row of deliveries) {
+        const r = row as TaggedRow;
+        const last = r[WRITTEN];
+        let seq: number | undefined;
+        if (!last || last.completed !== r.completed_at) {
+          seq = updateAll.get(r.status, r.attempt_count, r.round_start, r.last_error, r.last_outcome, r.updated_at, r.next_attempt_at, r.completed_at, r.id) as number | undefined;
+          if (seq === undefined) continue;
         } else {
-          updateDelivery.run(r.status, r.attempt_count, r.round_start, r.next_attempt_at, r.last_error, r.last_outcome, r.updated_at, r.completed_at, r.id);
+          seq = last.seq;
+          if (last.next !== r.next_attempt_at) updateNext.run(r.status, r.attempt_count, r.round_start, r.last_error, r.last_outcome, r.updated_at, r.next_attempt_at, r.id);
+          else updateQuiet.run(r.status, r.attempt_count, r.round_start, r.last_error, r.last_outcome, r.updated_at, r.id);
         }
+        tagged.push([r, { seq, next: r.next_attempt_at, completed: r.completed_at }]);
+        // Only a change that can move the event's status needs the event refreshed: an end or a
+        // reopening (recounted), or the first attempt of a round (a pending event starts).
+        if (REFRESHES.has(r.status)) touched.add(seq);
+        else if (r.attempt_count === r.round_start + 1) started.add(seq);
       }
       for (const a of attempts) {
         const detail = a.exchanges.length || a.notes.length ? JSON.stringify({ exchanges: a.exchanges, notes: a.notes }) : null;
@@ -387,6 +430,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
         );
       }
       for (const seq of touched) refreshEvent.run(seq, seq);
+      for (const seq of started) if (!touched.has(seq)) startEvent.run(seq);
     });
     return { insertMany, writeMany };
   }
@@ -461,19 +505,25 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
 
     async insertEvents(items) {
       database();
-      return wrap("insert", () => s!.insertMany(items));
+      const tagged: Array<[TaggedRow, Written]> = [];
+      const results = wrap("insert", () => s!.insertMany(items, tagged));
+      for (const [row, written] of tagged) tag(row, written.seq, written.next, written.completed);
+      return results;
     },
 
     async write(batch) {
       database();
       if (batch.deliveries.length === 0 && batch.attempts.length === 0) return;
-      wrap("write", () => s!.writeMany(batch.deliveries, batch.attempts));
+      const tagged: Array<[TaggedRow, Written]> = [];
+      wrap("write", () => s!.writeMany(batch.deliveries, batch.attempts, tagged));
+      // Only once committed: a rolled-back write is sent again in full.
+      for (const [row, written] of tagged) tag(row, written.seq, written.next, written.completed);
     },
 
     async openDeliveries() {
       const rows = statement(
         `SELECT d.*, ${JOINED_EVENT_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
-         WHERE d.status IN ${OPEN} ORDER BY e.seq, d.id`,
+         WHERE d.completed_at IS NULL ORDER BY e.seq, d.id`,
       ).all() as RawJoined[];
       return toJoined(rows);
     },
@@ -481,7 +531,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     async dueDeliveries(time, limit) {
       const rows = statement(
         `SELECT d.*, ${JOINED_EVENT_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
-         WHERE d.status IN ${OPEN} AND ifnull(d.next_attempt_at, 0) <= ? ORDER BY d.next_attempt_at LIMIT ?`,
+         WHERE d.completed_at IS NULL AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?) ORDER BY d.next_attempt_at LIMIT ?`,
       ).all(time, limit) as RawJoined[];
       return toJoined(rows);
     },

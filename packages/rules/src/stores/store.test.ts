@@ -201,7 +201,7 @@ describe("sqlite store", () => {
 
     const db = new Database(path, { readonly: true });
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
-    expect(db.pragma("user_version", { simple: true })).toBe(2);
+    expect(db.pragma("user_version", { simple: true })).toBe(3);
     const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'").all() as Array<{ name: string }>).map((r) => r.name).sort();
     expect(indexes).toEqual([
       "deliveries_event_rule",
@@ -216,7 +216,7 @@ describe("sqlite store", () => {
     const plan = (sql: string, ...params: unknown[]) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((r) => r.detail).join("; ");
     expect(plan("SELECT * FROM events WHERE workspace = ? ORDER BY seq DESC LIMIT 50", "w1")).toMatch(/USING (COVERING )?INDEX events_workspace_seq/);
     expect(plan("SELECT * FROM events WHERE workspace = ? AND status = ? ORDER BY seq DESC LIMIT 50", "w1", "failed")).toMatch(/INDEX events_workspace_status_seq/);
-    expect(plan("SELECT * FROM deliveries WHERE status IN ('pending', 'processing', 'retrying') AND ifnull(next_attempt_at, 0) <= 5 ORDER BY next_attempt_at")).toMatch(/INDEX deliveries_open/);
+    expect(plan("SELECT * FROM deliveries WHERE completed_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= 5) ORDER BY next_attempt_at")).toMatch(/INDEX deliveries_open/);
     expect(plan("SELECT * FROM deliveries d WHERE d.workspace = ? AND d.status IN ('failed') AND d.status IN ('failed', 'canceled')", "w1")).toMatch(/INDEX deliveries_finished/);
     db.close();
 
