@@ -1,17 +1,21 @@
 // Keeps the guides honest: every ```ts block in docs/, the root README and the package and
-// example READMEs is type-checked against the package sources (one program, ~seconds), every
-// ```json block must parse, and every relative link must point at a file that exists.
+// example READMEs is type-checked against the package sources (one program), blocks marked
+// ```ts run are also run, every ```json block must parse, and every relative link must point
+// at a file that exists.
 //
-// A block that is a true fragment can opt out with `nocheck` on its fence line (```ts nocheck).
+// A block that is a true fragment can opt out with `nocheck` on its fence line (```ts nocheck);
+// `file=<name>` names a block so other blocks of the page can import it.
 // Bare rules and connections (`{ id: …, workspace: … }`) are checked as configuration objects,
 // snippets that import nothing from @meshwork/* get the package exports they name imported, and
 // tests/docs-check/prelude.d.ts declares the placeholders guides use (`workspaces`, `engine`, …).
+import { execFile } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
+import { promisify } from "node:util";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { codeBlocks, markdownFiles, type CodeBlock } from "./docs-check/extract.js";
 import { commaSeparate, isObjectFragment, isPropertyFragment } from "./docs-check/fragments.js";
-import { CHECK_DIR, implicitImports, typecheckBlocks } from "./docs-check/typecheck.js";
+import { blockPath, CHECK_DIR, implicitImports, typecheckBlocks } from "./docs-check/typecheck.js";
 
 const root = join(import.meta.dirname, "..");
 const files = markdownFiles(root);
@@ -30,11 +34,23 @@ describe("documentation code blocks", () => {
     expect(blocks.filter(isTs).length).toBeGreaterThan(20);
   });
 
+  const checked = blocks.filter((block) => isTs(block) && !block.flags.includes("nocheck"));
+
   it("type-checks every ```ts block", () => {
-    const checked = blocks.filter((block) => isTs(block) && !block.flags.includes("nocheck"));
     const problems = typecheckBlocks(root, checked).map((d) => `${d.block.file}:${d.line}: ${d.message}`);
     expect(problems, `fix the block, or mark a true fragment \`\`\`ts nocheck`).toEqual([]);
   }, 180_000);
+
+  // ```ts run: a complete program (the quick starts), run with tsx after the type check wrote it.
+  const runnable = checked.filter((block) => block.flags.includes("run"));
+  it.each(runnable.map((block) => [where(block), block] as const))("runs %s to completion", async (_where, block) => {
+    const path = blockPath(join(root, CHECK_DIR), block);
+    if (!existsSync(path)) typecheckBlocks(root, checked); // when this test runs on its own
+    const tsx = join(root, "node_modules", ".bin", "tsx");
+    const { stdout } = await promisify(execFile)(tsx, [path], { cwd: dirname(path), timeout: 60_000 });
+    // `console.log(x); // what it prints`: the comment must match the output.
+    for (const [, printed] of block.code.matchAll(/console\.log\(.*\);\s*\/\/\s*(.+)$/gm)) expect(stdout).toContain(printed!.trim());
+  }, 90_000);
 
   it("parses every ```json block", () => {
     const problems: string[] = [];

@@ -20,7 +20,7 @@ export const CHECK_DIR = ".tmp/docs-check";
  * Where a block is written: one folder per Markdown file, so a block can import another block of
  * the same page that names itself with `file=<name>` on its fence (```ts file=meshwork.config.ts).
  */
-function blockPath(dir: string, block: CodeBlock): string {
+export function blockPath(dir: string, block: CodeBlock): string {
   const name = block.flags.find((flag) => flag.startsWith("file="))?.slice("file=".length) ?? `L${block.line}.ts`;
   return join(dir, block.file.replace(/[^\w]+/g, "_"), name);
 }
