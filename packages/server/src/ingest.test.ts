@@ -165,11 +165,13 @@ describe("POST /api/v1/events", () => {
     expect(first.status).toBe(201);
     await server.engine.drain({ timeoutMs: 5000 });
     expect(server.engine.stats().open).toBe(2); // both waiting for their retry
+    await new Promise((resolve) => setTimeout(resolve, 60)); // the server reads the count every 50 ms
     const refused = await post(server, "/api/v1/events/bulk", [signup(2)]);
     expect(refused.status).toBe(503);
     expect(refused.headers.get("retry-after")).toBe("5");
     expect(await refused.json()).toMatchObject({ error: "backlogged" });
     await server.engine.events.cancel(((await first.json()) as { event: { id: string } }).event.id, { workspace: "acme-prod" });
+    await new Promise((resolve) => setTimeout(resolve, 60));
     expect((await post(server, "/api/v1/events/bulk", [signup(2)])).status).toBe(201);
   });
 

@@ -48,6 +48,13 @@ function precheck(raw: unknown): FailedRecord | undefined {
 export function registerIngest(app: Hono, ctx: ServerContext): void {
   const { engine } = ctx;
   const inFlight = new Map<string, Promise<Keyed>>();
+  // engine.stats() walks every connection: read it at most every 50 ms, not on every request.
+  let open = { at: -Infinity, count: 0 };
+  const openDeliveries = () => {
+    const now = performance.now();
+    if (now - open.at > 50) open = { at: now, count: engine.stats().open };
+    return open.count;
+  };
 
   if (ctx.cors) {
     const handler = cors({
@@ -80,7 +87,7 @@ export function registerIngest(app: Hono, ctx: ServerContext): void {
         });
       }
     }
-    if (ctx.maxOpenDeliveries !== undefined && engine.stats().open >= ctx.maxOpenDeliveries) {
+    if (ctx.maxOpenDeliveries !== undefined && openDeliveries() >= ctx.maxOpenDeliveries) {
       throw httpError(503, "backlogged", `${ctx.maxOpenDeliveries} deliveries are waiting to be sent; send the events again shortly`, undefined, { "retry-after": "5" });
     }
     c.set("workspace", workspace);
