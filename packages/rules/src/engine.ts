@@ -222,6 +222,7 @@ interface Live extends Queued, Dirtyable {
 
 const TERMINAL_REPLAYABLE = ["failed", "canceled", "completed"] as const;
 const iso = (ms: number) => new Date(ms).toISOString();
+const NONE: never[] = Object.freeze([]) as never[];
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 const noop = () => {};
 
@@ -240,14 +241,14 @@ function asArray<T>(value: T | T[] | undefined): T[] | undefined {
   return value === undefined ? undefined : Array.isArray(value) ? value : [value];
 }
 
-function publicRecord(row: EventRow): StoredEvent {
+function publicRecord(row: EventRow, createdAt: string = iso(row.created_at)): StoredEvent {
   return {
     id: row.id,
     type: "event",
     event: row.event,
     workspace: row.workspace,
     created_by: row.created_by,
-    created_at: iso(row.created_at),
+    created_at: createdAt,
     resource: row.resource,
     resource_id: row.resource_id,
   };
@@ -779,15 +780,15 @@ class RulesEngine implements Engine {
         this.ingesting--;
       }
       const touched = new Set<Lane<Live>>();
-      let createdIso: string | undefined;
+      const createdIso = iso(now);
       for (let k = 0; k < results.length; k++) {
         const result = results[k]!;
-        records[positions[k]!] = publicRecord(result.event);
+        records[positions[k]!] = publicRecord(result.event, result.event.created_at === now ? createdIso : undefined);
         // Shared queue: workers (this engine among them) claim the deliveries from the store.
         if (!result.inserted || shared) continue;
         const item = items[k]!;
         if (item.deliveries.length === 0) continue;
-        const ctx = this.eventContext(item.event, item.event.created_at === now ? (createdIso ??= iso(now)) : undefined);
+        const ctx = this.eventContext(item.event, createdIso);
         const matched = rulesOf[k]!;
         for (let d = 0; d < item.deliveries.length; d++) {
           const rule = matched[d]!;
@@ -1076,8 +1077,9 @@ class RulesEngine implements Engine {
       outcome: result.outcome,
       retryable: result.retryable,
       message: result.message,
-      exchanges: result.exchanges,
-      notes: result.notes,
+      // Most attempts have no notes (and a no-op one no exchanges): keep one shared empty list.
+      exchanges: result.exchanges.length ? result.exchanges : NONE,
+      notes: result.notes.length ? result.notes : NONE,
     };
     if (row.status === "retrying" && this.queue) {
       // Shared queue: the write releases it, due at its retry time, for any engine to claim.
@@ -1474,8 +1476,13 @@ class RulesEngine implements Engine {
     if (attempt) this.attemptsToWrite.push(attempt);
     if (!this.flushScheduled && !this.flushing) {
       this.flushScheduled = true;
-      setImmediate(this.flushNow);
+      this.scheduleFlush();
     }
+  }
+
+  /** Flushes run on the next turn of the event loop, carrying every change made until then. */
+  private scheduleFlush(): void {
+    setImmediate(this.flushNow);
   }
 
   /** Writes every change since the last flush in one store call (one transaction: group commit). */
@@ -1508,7 +1515,7 @@ class RulesEngine implements Engine {
         for (const live of starts) if (live.where === Where.InFlight) this.launch(live);
         if ((this.dirtyList.length || this.attemptsToWrite.length) && !this.flushScheduled) {
           this.flushScheduled = true;
-          setImmediate(this.flushNow);
+          this.scheduleFlush();
         }
         this.checkIdle();
       },

@@ -1,0 +1,241 @@
+// Engine benchmark: deliveries per second from `ingest` until every delivery is completed
+// (4 rules per event), and ingest-to-delivered latency at a steady 1,000 events/s.
+// Runs against the built packages: build first, then run (see docs/benchmarks.md):
+//
+//   (cd packages/destination-kit && npx tsup) && (cd packages/rules && npx tsup) && node bench/rules/engine.mjs
+//
+// Each scenario runs in its own child process so one's heap does not weigh on the next.
+// Env: EVENTS (default 50000), LATENCY_SECONDS (default 10), LATENCY_RATE (default 1000),
+// SCENARIOS (comma list, default all), SANDBOX_EVENTS (default EVENTS).
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+
+const here = fileURLToPath(import.meta.url);
+const root = join(here, "../../..");
+const SCENARIOS = ["noop-memory", "noop-sqlite", "sandbox-memory", "sandbox-sqlite", "latency-memory", "latency-sqlite"];
+const KEY = "mw_pub_bench_0123456789";
+const RULES = 4;
+
+// ─── destinations ─────────────────────────────────────────────────────────────────────────
+
+async function noopSetup() {
+  const { defineAction, defineDestination } = await import("@meshwork/destination-kit");
+  // zod as @meshwork/rules resolves it (the bench package does not depend on it directly).
+  const { z } = createRequire(join(root, "packages/rules/package.json"))("zod");
+  const noop = defineDestination({
+    type: "noop",
+    name: "No-op",
+    credentials: z.object({ token: z.string() }),
+    baseUrl: "https://noop.test",
+    actions: {
+      ping: defineAction({
+        description: "Does nothing",
+        metadata: z.object({ note: z.string().optional() }),
+        async perform() {
+          return { summary: "ok" };
+        },
+      }),
+    },
+    sandbox: () => {
+      throw new Error("no sandbox");
+    },
+  });
+  const connections = Array.from({ length: RULES }, (_, i) => ({
+    id: `noop-${i}`,
+    workspace: "bench",
+    type: "noop",
+    name: `No-op ${i}`,
+    mode: "live",
+    credentials: { token: `secret-token-${i}` },
+    concurrency: 256,
+  }));
+  const rules = connections.map((c, i) => ({
+    id: `rule-${i}`,
+    workspace: "bench",
+    connection: c.id,
+    event: "page.completed",
+    metadata: { action: "ping", note: "step {{sequence_step}}" },
+  }));
+  return { destinations: [noop], connections, rules };
+}
+
+/** The real adapters against their sandbox simulators, with the simulated vendor limits lifted. */
+async function sandboxSetup() {
+  const load = (name) => import(join(root, `packages/${name}/dist/index.js`));
+  const [{ hubspot, createHubspotSimulator }, { activecampaign, createActiveCampaignSimulator }, { intercom, createIntercomSimulator }, { webhook }] =
+    await Promise.all([load("hubspot"), load("activecampaign"), load("intercom"), load("webhook")]);
+  const unlimited = { max: 1e9, intervalMs: 1000 };
+  const destinations = [
+    { ...hubspot(), sandbox: () => createHubspotSimulator({ rateLimit: unlimited, dailyLimit: 1e12 }) },
+    {
+      ...activecampaign(),
+      sandbox: () => {
+        const simulator = createActiveCampaignSimulator({ rateLimit: unlimited });
+        simulator.seedTag({ id: "11", tag: "next-step" });
+        return simulator;
+      },
+    },
+    { ...intercom(), sandbox: () => createIntercomSimulator() },
+    webhook(),
+  ];
+  const common = { workspace: "bench", mode: "sandbox", rateLimit: { requests: 1_000_000, perMs: 1000 }, concurrency: 64 };
+  const connections = [
+    { ...common, id: "hubspot", type: "hubspot", name: "HubSpot", credentials: { accessToken: "pat-na1-0b6f3a52-9d8e-4c1b-a7f2-5e4d3c2b1a09" } },
+    { ...common, id: "activecampaign", type: "activecampaign", name: "ActiveCampaign", credentials: { api_url: "https://northstar.api-us1.com", api_key: "4f7c2b9e1d0a8f6e5c3b2a1908f7e6d5c4b3a2910f8e7d6c5b4a39281f0e9d8c7b6a5f4e" } },
+    { ...common, id: "intercom", type: "intercom", name: "Intercom", credentials: { accessToken: "dG9rOmJlbmNoLXRva2Vu", region: "eu" } },
+    { ...common, id: "webhook", type: "webhook", name: "Webhook", credentials: { url: "https://hooks.northstar.io/meshwork/inbound", secrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"] } },
+  ];
+  const rules = [
+    { id: "hubspot-sync", connection: "hubspot", metadata: { action: "sync_contact", properties: { onboarding_step: "{{sequence_step}}" } } },
+    { id: "ac-tag", connection: "activecampaign", metadata: { action: "add_tag", id: "11" } },
+    { id: "intercom-event", connection: "intercom", metadata: { action: "track_event", event_name: "completed-onboarding-step" } },
+    { id: "webhook-send", connection: "webhook", metadata: { action: "send_webhook" } },
+  ].map((r) => ({ ...r, workspace: "bench", event: "page.completed" }));
+  return { destinations, connections, rules };
+}
+
+// ─── scenarios (child process) ────────────────────────────────────────────────────────────
+
+async function makeEngine(kind, storeKind, dir) {
+  const { createEngine, defineConfig, memoryStore, sqliteStore } = await import("@meshwork/rules");
+  const setup = kind === "sandbox" ? await sandboxSetup() : await noopSetup();
+  const config = defineConfig({
+    workspaces: [{ id: "bench", name: "Bench", environment: "production", publishableKeys: [KEY] }],
+    connections: setup.connections,
+    rules: setup.rules,
+  });
+  const store = storeKind === "sqlite" ? sqliteStore({ path: join(dir, "bench.db") }) : memoryStore();
+  const engine = createEngine({ config, destinations: setup.destinations, store, logger: { warn() {}, error: (m) => console.error(m) } });
+  await engine.start();
+  return engine;
+}
+
+const event = (i) => ({
+  id: `evt-${String(i).padStart(8, "0")}`,
+  event: "page.completed",
+  resource: "onboarding_sequence",
+  resource_id: "workspace-setup",
+  payload: { email: `user${i % 5000}@northstar.io`, user_id: `usr_${i}`, sequence_step: (i % 7) + 1, plan: "pro" },
+});
+
+async function throughput(kind, storeKind, dir) {
+  const events = Number(process.env[kind === "sandbox" ? "SANDBOX_EVENTS" : "EVENTS"] ?? process.env.EVENTS ?? 50_000);
+  const engine = await makeEngine(kind, storeKind, dir);
+  // Warm-up: JIT and the store's first pages, not counted.
+  await engine.ingest(Array.from({ length: 200 }, (_, i) => event(1e9 + i)), { publishableKey: KEY });
+  await engine.drain({ timeoutMs: 600_000 });
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < events; i += 100) {
+    const batch = [];
+    for (let j = i; j < Math.min(events, i + 100); j++) batch.push(event(j));
+    await engine.ingest(batch, { publishableKey: KEY });
+  }
+  const ingested = performance.now();
+  await engine.drain({ timeoutMs: 600_000 });
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const stats = engine.stats();
+  const failed = await engine.events.list({ workspace: "bench", status: ["failed", "pending", "processing"], limit: 5 });
+  await engine.stop();
+  const deliveries = events * RULES;
+  return {
+    deliveries,
+    ms: Math.round(ms),
+    ingestMs: Math.round(ingested - t0),
+    perSecond: Math.round(deliveries / (ms / 1000)),
+    cpuUsPerDelivery: +((cpu.user + cpu.system) / deliveries).toFixed(1),
+    unfinished: stats.open + failed.records.length,
+  };
+}
+
+async function latency(storeKind, dir) {
+  const seconds = Number(process.env.LATENCY_SECONDS ?? 10);
+  const rate = Number(process.env.LATENCY_RATE ?? 1000);
+  const engine = await makeEngine("noop", storeKind, dir);
+  await engine.ingest(Array.from({ length: 200 }, (_, i) => event(1e9 + i)), { publishableKey: KEY });
+  await engine.drain();
+  const sentAt = new Map();
+  const samples = [];
+  engine.on("delivery", (d) => {
+    if (d.status !== "completed") return;
+    const at = sentAt.get(d.event_id);
+    if (at !== undefined) samples.push(performance.now() - at);
+  });
+  const total = seconds * rate;
+  const start = performance.now();
+  let sent = 0;
+  const pending = [];
+  await new Promise((resolve) => {
+    const tick = () => {
+      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
+      for (; sent < due; sent++) {
+        const e = event(sent);
+        sentAt.set(e.id, performance.now());
+        pending.push(engine.ingest([e], { publishableKey: KEY }));
+      }
+      if (sent >= total) resolve();
+      else setTimeout(tick, 1);
+    };
+    tick();
+  });
+  await Promise.all(pending);
+  await engine.drain({ timeoutMs: 120_000 });
+  const elapsed = (performance.now() - start) / 1000;
+  await engine.stop();
+  samples.sort((a, b) => a - b);
+  const pick = (q) => +samples[Math.min(samples.length - 1, Math.floor(q * samples.length))].toFixed(2);
+  return { deliveries: samples.length, rate: Math.round(total / elapsed), p50: pick(0.5), p99: pick(0.99), max: +samples[samples.length - 1].toFixed(2) };
+}
+
+async function child(name) {
+  const dir = mkdtempSync(join(tmpdir(), "meshwork-bench-"));
+  try {
+    const [kind, storeKind] = name.split("-");
+    const result = kind === "latency" ? await latency(storeKind, dir) : await throughput(kind, storeKind, dir);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ─── parent ───────────────────────────────────────────────────────────────────────────────
+
+function main() {
+  const wanted = (process.env.SCENARIOS ?? SCENARIOS.join(",")).split(",").filter(Boolean);
+  const load = () => loadavg().map((n) => n.toFixed(2)).join(" ");
+  console.log(`# @meshwork/rules engine benchmark — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim()}, load average ${load()}`);
+  const results = {};
+  for (const name of wanted) {
+    const run = spawnSync(process.execPath, ["--max-old-space-size=4096", here, "--scenario", name], { encoding: "utf8", env: process.env, maxBuffer: 1 << 24 });
+    const line = run.stdout.trim().split("\n").pop();
+    if (run.status !== 0 || !line?.startsWith("{")) {
+      console.log(`${name}: failed (${run.status})\n${run.stderr}`);
+      continue;
+    }
+    results[name] = JSON.parse(line);
+    console.log(`${name.padEnd(16)} ${line}   (load ${load()})`);
+  }
+  console.log("\n| setting | store | deliveries | time | deliveries/s | CPU µs/delivery |\n| --- | --- | ---: | ---: | ---: | ---: |");
+  for (const name of wanted.filter((n) => !n.startsWith("latency"))) {
+    const r = results[name];
+    if (!r) continue;
+    const [kind, store] = name.split("-");
+    console.log(`| ${kind === "noop" ? "no-op destination" : "sandbox simulators"} | ${store} | ${r.deliveries.toLocaleString("en")} | ${(r.ms / 1000).toFixed(1)} s | ${r.perSecond.toLocaleString("en")} | ${r.cpuUsPerDelivery} |${r.unfinished ? ` (${r.unfinished} unfinished!)` : ""}`);
+  }
+  console.log("\n| latency (no-op, steady) | store | achieved events/s | deliveries | p50 | p99 | max |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |");
+  for (const name of wanted.filter((n) => n.startsWith("latency"))) {
+    const r = results[name];
+    if (!r) continue;
+    console.log(`| ingest → delivered | ${name.split("-")[1]} | ${r.rate.toLocaleString("en")} | ${r.deliveries.toLocaleString("en")} | ${r.p50} ms | ${r.p99} ms | ${r.max} ms |`);
+  }
+}
+
+const scenario = process.argv.indexOf("--scenario");
+if (scenario !== -1) await child(process.argv[scenario + 1]);
+else main();
