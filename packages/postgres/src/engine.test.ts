@@ -1,6 +1,5 @@
 // The engine on a Postgres store, in-process: app instances sharing the work, the outbox,
 // management calls from another instance, and a circuit breaker shared by every instance.
-import pg from "pg";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { createEngine, memoryStore, type Engine } from "@meshwork/rules";
 import { checkReachable, DATABASE_URL, dropSchema, testSchema } from "./__fixtures__/db.js";

@@ -217,8 +217,12 @@ export function migrations(s: string): string[] {
       SELECT array_agg(upd.d ORDER BY (upd.d).run_at, (upd.d).id), array_agg(upd.previous_status ORDER BY (upd.d).run_at, (upd.d).id),
              array_agg(DISTINCT (upd.d).event_seq) FILTER (WHERE upd.previous_status = 'canceled' OR (upd.previous_status = 'pending' AND (upd.d).attempt_count = 1))
         INTO v_rows, v_previous, v_fresh FROM upd;
-      -- Events whose first attempt starts now (or that were canceled) change status.
-      IF v_fresh IS NOT NULL THEN PERFORM ${s}.refresh_events(v_fresh); END IF;
+      -- Events whose first attempt starts now (still pending), or with a delivery canceled, change status.
+      IF v_fresh IS NOT NULL THEN
+        SELECT array_agg(e.seq) INTO v_fresh FROM ${s}.events e WHERE e.seq = ANY(v_fresh) AND (e.status = 'pending' OR EXISTS (
+          SELECT 1 FROM generate_subscripts(v_rows, 1) AS i WHERE v_previous[i] = 'canceled' AND (v_rows[i]).event_seq = e.seq));
+        IF v_fresh IS NOT NULL THEN PERFORM ${s}.refresh_events(v_fresh); END IF;
+      END IF;
       IF v_rows IS NOT NULL THEN
         RETURN QUERY SELECT v_previous[i], v_rows[i] FROM generate_subscripts(v_rows, 1) AS i;
       END IF;
@@ -277,6 +281,7 @@ export function migrations(s: string): string[] {
     ) RETURNS SETOF text LANGUAGE plpgsql ${KEYED} AS $fn$
     DECLARE
       v_seqs int8[];
+      v_moving int8[];
       v_done text[];
     BEGIN
       IF cardinality(p_ids) > 0 THEN
@@ -303,9 +308,17 @@ export function migrations(s: string): string[] {
             END
           FROM u
           WHERE d.id = u.id AND (p_worker IS NULL OR d.locked_by = p_worker)
-          RETURNING d.id, d.event_seq
+          RETURNING d.id, d.event_seq, d.status
         )
-        SELECT array_agg(DISTINCT upd.event_seq), array_agg(upd.id) INTO v_seqs, v_done FROM upd;
+        -- An event's status and counters change when a delivery finishes or starts over; a
+        -- delivery moving between processing and retrying changes nothing unless it is pending.
+        SELECT array_agg(DISTINCT upd.event_seq) FILTER (WHERE upd.status NOT IN ('processing', 'retrying')),
+               array_agg(DISTINCT upd.event_seq) FILTER (WHERE upd.status IN ('processing', 'retrying')),
+               array_agg(upd.id)
+          INTO v_seqs, v_moving, v_done FROM upd;
+        IF v_moving IS NOT NULL THEN
+          SELECT coalesce(v_seqs, '{}'::int8[]) || array_agg(e.seq) INTO v_seqs FROM ${s}.events e WHERE e.seq = ANY(v_moving) AND e.status = 'pending';
+        END IF;
       END IF;
       IF cardinality(a_delivery) > 0 THEN
         INSERT INTO ${s}.attempts (delivery_id, attempt, workspace, event_id, rule_id, started_at, duration_ms, status, outcome, retryable, message, detail)

@@ -24,7 +24,10 @@ const stop = () => {
   if (stopping) return;
   stopping = true;
   void engine.stop({ timeoutMs: 5000 }).then(
-    () => process.exit(0),
+    () => {
+      const cpu = process.cpuUsage();
+      process.stdout.write(`cpu ${cpu.user + cpu.system}\n`, () => process.exit(0));
+    },
     (error: unknown) => {
       process.stderr.write(`stop failed: ${String(error)}\n`);
       process.exit(1);
