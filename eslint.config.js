@@ -3,7 +3,7 @@ import eslint from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/dist/**", "**/node_modules/**", "docs/api/**", ".tools/**", "**/*.d.ts", "packages/server/dashboard/**"] },
+  { ignores: ["**/dist/**", "**/node_modules/**", "docs/api/**", ".tools/**", ".tmp/**", "test-results/**", "bench/results/**", "**/*.d.ts", "packages/server/dashboard/**"] },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {
