@@ -93,7 +93,7 @@ async function sandboxSetup() {
   const rules = [
     { id: "hubspot-sync", connection: "hubspot", metadata: { action: "sync_contact", properties: { onboarding_step: "{{sequence_step}}" } } },
     { id: "ac-tag", connection: "activecampaign", metadata: { action: "add_tag", id: "11" } },
-    { id: "intercom-event", connection: "intercom", metadata: { action: "track_event", event_name: "completed-onboarding-step" } },
+    { id: "intercom-tag", connection: "intercom", metadata: { action: "add_tag", id: "7522907" } },
     { id: "webhook-send", connection: "webhook", metadata: { action: "send_webhook" } },
   ].map((r) => ({ ...r, workspace: "bench", event: "page.completed" }));
   return { destinations, connections, rules };
@@ -141,7 +141,9 @@ async function throughput(kind, storeKind, dir) {
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const stats = engine.stats();
+  if (process.env.DEBUG) console.error("abort listeners on the engine signal:", (await import("node:events")).getEventListeners(engine.abort.signal, "abort").length);
   const failed = await engine.events.list({ workspace: "bench", status: ["failed", "pending", "processing"], limit: 5 });
+  if (process.env.DEBUG) for (const e of failed.records) console.error(JSON.stringify((await engine.events.get(e.id)).deliveries.filter((d) => d.status !== "completed").map((d) => [d.rule_id, d.status, d.last_error])));
   await engine.stop();
   const deliveries = events * RULES;
   return {
@@ -218,6 +220,7 @@ function main() {
       console.log(`${name}: failed (${run.status})\n${run.stderr}`);
       continue;
     }
+    if (process.env.DEBUG) process.stderr.write(run.stderr);
     results[name] = JSON.parse(line);
     console.log(`${name.padEnd(16)} ${line}   (load ${load()})`);
   }

@@ -13,6 +13,7 @@ import {
   type Simulator,
 } from "@meshwork/destination-kit";
 import { randomBytes } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { hostname } from "node:os";
 import { isTestClock, systemClock } from "./clock.js";
 import { compileCondition, type Predicate } from "./condition.js";
@@ -338,6 +339,16 @@ function checkEvent(raw: unknown, workspace: string): { field: string; message: 
   return undefined;
 }
 
+/**
+ * The controller whose signal every attempt gets (aborted by `stop()`). Each request in flight
+ * listens to it for as long as it runs, so the usual limit of 10 listeners does not apply.
+ */
+function attemptsController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
+}
+
 const INTERRUPTED =
   "attempt interrupted: the engine stopped (crash, kill or abort) while it was in flight; it is tried again with the same idempotency key";
 
@@ -386,7 +397,7 @@ class RulesEngine implements Engine {
   private heapTimerAt = Infinity;
   private readonly running = new Set<Live>();
   private watchdog: ReturnType<typeof setInterval> | undefined;
-  private abort = new AbortController();
+  private abort = attemptsController();
   private state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
   private starting: Promise<void> | undefined;
   private inFlight = 0;
@@ -539,7 +550,7 @@ class RulesEngine implements Engine {
   }
 
   private async resume(): Promise<void> {
-    if (this.abort.signal.aborted) this.abort = new AbortController();
+    if (this.abort.signal.aborted) this.abort = attemptsController();
     await this.store.open();
     for (const status of await this.store.connectionStatuses()) {
       const conn = this.conns.get(status.connection);
