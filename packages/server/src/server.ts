@@ -6,6 +6,9 @@ import { Hono } from "hono";
 import { routePath } from "hono/route";
 import { createAttemptGate } from "./attempt-gate.js";
 import { createTokenVerifier } from "./auth.js";
+import { registerDashboard } from "./dashboard.js";
+import { registerDashboardApi } from "./dashboard-api.js";
+import { createDeliveryStats } from "./dashboard-stats.js";
 import { groupCommit } from "./group-commit.js";
 import { resolveDestinations } from "./destinations.js";
 import { MeshworkServerError } from "./errors.js";
@@ -128,6 +131,12 @@ export function createServer(options: ServerOptions): MeshworkServer {
   }
   registerIngest(app, ctx);
   registerManagement(app, ctx);
+  if (options.dashboard !== false) {
+    const stats = createDeliveryStats();
+    engine.on("delivery", stats.record);
+    registerDashboardApi(app, ctx, stats);
+    registerDashboard(app, { dir: options.dashboard === true ? undefined : options.dashboard?.dir });
+  }
 
   const fetch = async (request: Request) => app.fetch(request);
 

@@ -75,10 +75,21 @@ export interface ServerOptions {
   logger?: Logger | LoggerOptions | false;
   /** Serve `GET /metrics`. Default true. */
   metrics?: boolean;
+  /**
+   * Serve the dashboard at `/` (and its read endpoints under `/api/v1/dashboard`). Default true;
+   * `dir` points at another build of it (default: `dist/dashboard` of this package).
+   */
+  dashboard?: boolean | DashboardOptions;
   /** How long `close()` lets deliveries in flight finish before they are parked, ms. Default 10 000. */
   shutdownTimeoutMs?: number;
   /** Allowed clock skew when checking management tokens, seconds. Default 5. */
   clockToleranceSec?: number;
+}
+
+/** Where the dashboard's built files are. */
+export interface DashboardOptions {
+  /** A folder holding `index.html` and `_dashboard/` (what `vite build` writes). */
+  dir?: string;
 }
 
 /** Where to listen. */
@@ -143,6 +154,7 @@ export interface ConfigFileServerOptions {
   idempotencyTtlMs?: number;
   shutdownTimeoutMs?: number;
   metrics?: boolean;
+  dashboard?: boolean;
   logLevel?: string;
   engine?: ServerEngineOptions;
 }

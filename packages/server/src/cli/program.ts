@@ -38,6 +38,7 @@ export function createProgram(io: CliIO, result: { code: number }): Command {
     .option("--db <path>", "SQLite database file (default ./meshwork.db)")
     .option("--memory", "keep everything in memory (nothing survives a restart)")
     .option("--rate-limit <n>", "requests per second per publishable key (0 turns the limit off; default 1000)")
+    .option("--no-dashboard", "do not serve the dashboard at / (the API stays)")
     .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error", "fatal", "silent"]))
     .action(async (flags: ServeFlags) => {
       result.code = await serveCommand(flags, io);

@@ -14,6 +14,8 @@ export interface ServeFlags {
   memory?: boolean;
   logLevel?: string;
   rateLimit?: string;
+  /** False with `--no-dashboard`. */
+  dashboard?: boolean;
 }
 
 function integer(value: string, flag: string, min: number, max: number): number {
@@ -55,6 +57,7 @@ export async function serveCommand(flags: ServeFlags, io: CliIO): Promise<number
       ...(file.idempotencyTtlMs !== undefined && { idempotencyTtlMs: file.idempotencyTtlMs }),
       ...(file.shutdownTimeoutMs !== undefined && { shutdownTimeoutMs: file.shutdownTimeoutMs }),
       ...(file.metrics !== undefined && { metrics: file.metrics }),
+      ...((flags.dashboard === false || file.dashboard !== undefined) && { dashboard: flags.dashboard !== false && file.dashboard !== false }),
       ...(file.engine !== undefined && { engine: file.engine }),
       logger: { level: flags.logLevel ?? file.logLevel ?? "info" },
     });

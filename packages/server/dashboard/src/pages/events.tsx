@@ -98,7 +98,7 @@ export function EventsPage({ session, workspace, query, connections }: Props) {
       >
         <label>
           Status
-          <select name="status" defaultValue={filters.status ?? ""} onChange={(e) => apply((e.target as HTMLSelectElement).form!)}>
+          <select name="status" value={filters.status ?? ""} onChange={(e) => apply((e.target as HTMLSelectElement).form!)}>
             <option value="">Any status</option>
             {STATUSES.map((s) => (
               <option value={s}>{s[0]!.toUpperCase() + s.slice(1)}</option>
@@ -115,7 +115,7 @@ export function EventsPage({ session, workspace, query, connections }: Props) {
         </label>
         <label>
           Destination
-          <select name="connection" defaultValue={filters.connection ?? ""} onChange={(e) => apply((e.target as HTMLSelectElement).form!)}>
+          <select name="connection" value={filters.connection ?? ""} onChange={(e) => apply((e.target as HTMLSelectElement).form!)}>
             <option value="">Any destination</option>
             {connections.map((c) => (
               <option value={c.id}>{c.name}</option>
@@ -124,7 +124,7 @@ export function EventsPage({ session, workspace, query, connections }: Props) {
         </label>
         <label>
           Time
-          <select name="since" defaultValue={filters.since ?? ""} onChange={(e) => apply((e.target as HTMLSelectElement).form!)}>
+          <select name="since" value={filters.since ?? ""} onChange={(e) => apply((e.target as HTMLSelectElement).form!)}>
             {TIMES.map(([value, label]) => (
               <option value={value}>{label}</option>
             ))}
