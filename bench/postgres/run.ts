@@ -20,11 +20,13 @@ const { values } = parseArgs({
     workers: { type: "string", default: "1,2,4" },
     rate: { type: "string", default: "1000" },
     "latency-seconds": { type: "string", default: "10" },
+    /** `noop`: the action makes no request (engine + Postgres only); `http`: one request to the in-process simulator. */
+    destination: { type: "string", default: "noop,http" },
   },
 });
 const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const CONNECTIONS = 4;
-const config: ClusterConfig = { connections: CONNECTIONS, concurrency: 256, timeoutMs: 10_000, breaker: { failureThreshold: 0 } };
+let config: ClusterConfig = { connections: CONNECTIONS, concurrency: 256, timeoutMs: 10_000, breaker: { failureThreshold: 0 } };
 const admin = new pg.Pool({ connectionString: DATABASE_URL, max: 2 });
 
 async function fresh(name: string): Promise<string> {
@@ -116,7 +118,7 @@ async function throughput(workers: number, deliveries: number) {
   const pgSeconds = await pgCpu.stop();
   const seconds = (Number(rows[0].last) - Number(rows[0].first)) / 1000;
   const n = Number(rows[0].n);
-  // Worker CPU includes each process's start-up (loading the code), a second or so.
+  // Worker CPU from "ready" (start-up and loading the code not counted) to the exit.
   const workerSeconds = children.reduce((sum, c) => sum + childCpu(c), 0);
   await admin.query(`DROP SCHEMA ${schema} CASCADE`);
   return { workers, deliveries: n, seconds, perSecond: n / seconds, load, workerUs: (workerSeconds / n) * 1e6, pgUs: (pgSeconds / n) * 1e6 };
@@ -143,7 +145,13 @@ const deliveries = Number(values.deliveries);
 const { rows: version } = await admin.query("SHOW server_version");
 console.log(`# ${new Date().toISOString()}, load average ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
 console.log(`# @meshwork/postgres benchmark — node ${process.version}, PostgreSQL ${version[0].server_version}, ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}`);
-console.log(`# destination: sandbox simulator (in-process fetch handler, no faults, no delay); ${CONNECTIONS} connections, concurrency ${config.concurrency} each`);
+const DESTINATIONS = {
+  noop: "no-op action (no request: the engine, the queue and Postgres alone)",
+  http: "one HTTP request per delivery to the sandbox simulator (in-process fetch handler, no faults, no delay)",
+} as const;
+for (const destination of values.destination.split(",") as Array<keyof typeof DESTINATIONS>) {
+config = { ...config, action: destination === "noop" ? "noop" : "deliver" };
+console.log(`# destination: ${DESTINATIONS[destination]}; ${CONNECTIONS} connections, concurrency ${config.concurrency} each`);
 for (const workers of counts) {
   const r = await throughput(workers, deliveries);
   const capacity = Math.round((cpus().length * 1e6) / (r.workerUs + r.pgUs));
@@ -155,5 +163,6 @@ for (const workers of counts) {
 for (const workers of counts.filter((w) => w <= 2)) {
   const r = await latency(workers, Number(values.rate), Number(values["latency-seconds"]));
   console.log(`latency     workers=${r.workers}  ingest ${r.rate} deliveries/s for ${values["latency-seconds"]} s  n=${r.deliveries}  p50 ${r.p50} ms  p90 ${r.p90} ms  p99 ${r.p99} ms  max ${r.max} ms`);
+}
 }
 await admin.end();

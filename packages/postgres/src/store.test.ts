@@ -238,8 +238,8 @@ describe.skipIf(!ok)("postgres store: schema and migrations", () => {
     expect(indexes.map((r) => r.indexname)).toEqual(
       expect.arrayContaining([
         "deliveries_event_rule",
+        "deliveries_finished",
         "deliveries_queue",
-        "deliveries_workspace_status",
         "events_id",
         "events_workspace_event_seq",
         "events_workspace_id",
@@ -257,6 +257,7 @@ describe.skipIf(!ok)("postgres store: schema and migrations", () => {
       expect(await plan(`SELECT * FROM ${s}.events WHERE workspace = $1 AND status = $2 ORDER BY seq DESC LIMIT 50`, ["w1", "failed"])).toMatch(/events_workspace_status_seq/);
       expect(await plan(`SELECT id FROM ${s}.deliveries WHERE run_at <= $1 ORDER BY run_at LIMIT 10 FOR UPDATE SKIP LOCKED`, [5])).toMatch(/deliveries_queue/);
       expect(await plan(`SELECT * FROM ${s}.attempts WHERE delivery_id = $1 ORDER BY attempt`, ["x"])).toMatch(/attempts_pkey/);
+      expect(await plan(`SELECT * FROM ${s}.deliveries WHERE workspace = $1 AND status IN ('failed') AND connection = $2`, ["w1", "c1"])).toMatch(/deliveries_finished/);
     } finally {
       client.release();
     }

@@ -86,6 +86,13 @@ export function flaky(options: FlakyOptions = {}) {
           await request("/deliveries", { method: "POST", body: { at: Date.now() }, headers: { "idempotency-key": idempotencyKey } });
         },
       }),
+      noop: defineAction({
+        description: "Makes no request: measures the engine and the store alone",
+        metadata: any,
+        async perform() {
+          return { summary: "ok" };
+        },
+      }),
       triple: defineAction({
         description: "Three requests in one attempt (find, update, tag)",
         metadata: any,
@@ -101,7 +108,7 @@ export function flaky(options: FlakyOptions = {}) {
 export interface ClusterConfig {
   /** Connections `c0…c{n-1}`, one rule each on `page.completed`. */
   connections: number;
-  action?: "deliver" | "triple";
+  action?: "deliver" | "triple" | "noop";
   rateLimit?: { requests: number; perMs: number };
   concurrency?: number;
   timeoutMs?: number;
