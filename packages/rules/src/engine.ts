@@ -48,8 +48,10 @@ import type {
   EventSummary,
   IngestEvent,
   IngestResult,
+  InsertResult,
   MeshworkConfig,
   MeshworkConfigInput,
+  NewEvent,
   Page,
   ReplayQuery,
   RetryOptions,
@@ -403,6 +405,7 @@ class RulesEngine implements Engine {
   private inFlight = 0;
   private ingesting = 0;
   private dirtyList: Dirtyable[] = [];
+  private insertQueue: Array<{ items: NewEvent[]; resolve: (results: InsertResult[]) => void; reject: (error: unknown) => void }> = [];
   private attemptsToWrite: AttemptRow[] = [];
   private flushScheduled = false;
   private flushing: Promise<void> | undefined;
@@ -782,7 +785,7 @@ class RulesEngine implements Engine {
       this.ingesting++;
       let results;
       try {
-        results = tx === undefined ? await this.store.insertEvents(items) : await this.store.insertEvents(items, { tx });
+        results = tx !== undefined ? await this.store.insertEvents(items, { tx }) : this.store.durable ? await this.insertGrouped(items) : await this.store.insertEvents(items);
       } catch (error) {
         throw MeshworkRulesError.isInstance(error)
           ? error
@@ -819,6 +822,38 @@ class RulesEngine implements Engine {
     this.checkIdle();
     const count = events.length - failed;
     return failed ? { count, error_count: failed, records } : { count, records };
+  }
+
+  /**
+   * Ingest calls arriving in the same turn of the event loop share one `insertEvents` (one
+   * transaction: group commit); each still resolves only once it is committed.
+   */
+  private insertGrouped(items: NewEvent[]): Promise<InsertResult[]> {
+    return new Promise((resolve, reject) => {
+      this.insertQueue.push({ items, resolve, reject });
+      if (this.insertQueue.length === 1) setImmediate(() => void this.flushInserts());
+    });
+  }
+
+  private async flushInserts(): Promise<void> {
+    const queue = this.insertQueue;
+    this.insertQueue = [];
+    if (queue.length === 1) {
+      const only = queue[0]!;
+      return this.store.insertEvents(only.items).then(only.resolve, only.reject);
+    }
+    const all: NewEvent[] = [];
+    for (const call of queue) for (const item of call.items) all.push(item);
+    try {
+      const results = await this.store.insertEvents(all);
+      let offset = 0;
+      for (const call of queue) {
+        call.resolve(results.slice(offset, offset + call.items.length));
+        offset += call.items.length;
+      }
+    } catch (error) {
+      for (const call of queue) call.reject(error);
+    }
   }
 
   private eventContext(row: EventRow, createdAt: string = iso(row.created_at)): DeliveryEvent {
