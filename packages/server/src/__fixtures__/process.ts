@@ -129,6 +129,9 @@ export async function startReceiver(options: { delayMs?: number } = {}) {
 
 export type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 
+/** Deliveries in flight at once on the receiver connection: the most a crash can interrupt. */
+export const RECEIVER_CONCURRENCY = 50;
+
 export const PROCESS_KEYS = { publishable: "mw_pub_load_0123456789abcdef", accessKey: "mk_load_1", secretKey: "sk_load_SECRET_55aa33cc" };
 
 /** A JSON config: one workspace whose rule sends every `load.test` event to the receiver. */
@@ -143,7 +146,7 @@ export function receiverConfig(receiverUrl: string) {
           type: "webhook",
           name: "Receiver",
           mode: "live",
-          concurrency: 10,
+          concurrency: RECEIVER_CONCURRENCY,
           rateLimit: { requests: 100_000, perMs: 1000 },
           credentials: { url: receiverUrl, secrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"] },
         },
