@@ -2,12 +2,14 @@
 // endpoints (scoping, the destination filter, health, series), the delivery stats, and tokens
 // minted by the dashboard's own WebCrypto code.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Delivery } from "@meshwork/rules";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { importSecret, mintToken } from "../dashboard/src/token.js";
-import { ACCESS, bearer, CREDENTIAL_STRINGS, get, KEYS, post, startServer, type Who } from "./__fixtures__/setup.js";
+import { ACCESS, bearer, CREDENTIAL_STRINGS, get, KEYS, post, startServer, testConfig, type Who } from "./__fixtures__/setup.js";
+import { runCli } from "./cli/program.js";
 import { createDeliveryStats, HEALTH_WINDOW } from "./dashboard-stats.js";
 import type { MeshworkServer } from "./index.js";
 
@@ -73,6 +75,48 @@ describe("serving the dashboard", () => {
     const answer = await missing.app.request("/");
     expect(answer.status).toBe(503);
     expect(await answer.text()).toContain("pnpm --filter @meshwork/server build");
+  });
+});
+
+describe("meshwork serve --no-dashboard", () => {
+  const freePort = () =>
+    new Promise<number>((resolve) => {
+      const probe = createNetServer().listen(0, "127.0.0.1", () => {
+        const { port } = probe.address() as { port: number };
+        probe.close(() => resolve(port));
+      });
+    });
+
+  /** Runs `meshwork serve` in-process with `args`, answers the status of GET / and stops it. */
+  async function statusOfRoot(args: string[], server: Record<string, unknown> = {}): Promise<number> {
+    const file = join(dir, `config-${args.length}-${Object.keys(server).length}.json`);
+    writeFileSync(file, JSON.stringify({ config: testConfig(), server: { logLevel: "silent", ...server } }));
+    const port = await freePort();
+    let stop: (() => void) | undefined;
+    const running = runCli(["serve", "--config", file, "--memory", "--port", String(port), ...args], {
+      stdout: () => {},
+      stderr: () => {},
+      env: {},
+      onSignal: (signal, handler) => {
+        if (signal === "SIGTERM") stop = handler;
+      },
+    });
+    let status = 0;
+    for (let i = 0; i < 100 && status === 0; i++) {
+      status = await fetch(`http://127.0.0.1:${port}/`).then(
+        (res) => res.status,
+        () => new Promise<number>((resolve) => setTimeout(() => resolve(0), 50)),
+      );
+    }
+    stop!();
+    expect(await running).toBe(0);
+    return status;
+  }
+
+  it("serves the API without the dashboard; a config file can turn it off too", async () => {
+    expect(await statusOfRoot(["--no-dashboard"])).toBe(404);
+    expect(await statusOfRoot([], { dashboard: false })).toBe(404);
+    expect(await statusOfRoot([])).not.toBe(404); // 200 when built, 503 from the sources without a build
   });
 });
 
