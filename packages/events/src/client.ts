@@ -677,8 +677,23 @@ export function createClient<Events extends { [K in keyof Events]: object } = Ev
     doc![method]("visibilitychange", onHide);
     win[method]!("pagehide", hide);
   };
-  const unlisten = () => listen("removeEventListener");
+  const unlisten = () => {
+    listen("removeEventListener");
+    nodeProcess?.off?.("beforeExit", onBeforeExit);
+  };
   listen("addEventListener");
+
+  // Node: the client's timers never hold the process open, so when nothing else does, send what
+  // is queued once instead of exiting with it. A retry after that never holds the process either:
+  // call close() to wait for delivery.
+  const nodeProcess = (globalThis as { process?: { on?(type: string, listener: () => void): void; off?(type: string, listener: () => void): void } }).process;
+  let sentAtExit = -1;
+  const onBeforeExit = () => {
+    if (held === 0 || state !== "open" || sentAtExit === seq) return;
+    sentAtExit = flushSeq = seq;
+    schedule();
+  };
+  nodeProcess?.on?.("beforeExit", onBeforeExit);
 
   let ready: Promise<void> = Promise.resolve();
   if (queue) {

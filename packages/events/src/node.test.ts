@@ -157,12 +157,13 @@ describe("timers", () => {
   afterEach(() => sink.setHang(false));
   afterAll(() => sink.stop());
 
-  it("never keep the process alive", async () => {
+  it("never keep the process alive; what is queued is sent on the way out", async () => {
     const started = Date.now();
     const proc = run(["unref", "-", sink.endpoint]);
     expect(await proc.exited).toBe(0);
     expect(proc.lines).toEqual(["returned"]);
-    expect(Date.now() - started).toBeLessThan(10_000);
-    expect(sink.received).toHaveLength(0);
-  }, 30_000);
+    // The flush interval and retry delay are 60 s: exiting well before that shows no timer held it.
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(sink.received).toHaveLength(1);
+  }, 60_000);
 });

@@ -1,6 +1,7 @@
 // Run by node.test.ts in a child process: `emit` queues events durably and then waits to be
 // killed; `drain` restarts on the same file and sends what the killed process left; `unref`
-// emits once and returns, to show that the client's timers do not keep the process alive.
+// emits once and returns, to show that the client's timers do not keep the process alive (the
+// queued event is sent once at `beforeExit`).
 import { createClient } from "../index.js";
 import { sqliteQueue } from "../node.js";
 
