@@ -22,6 +22,8 @@ const module: ConfigModule = {
       { id: "step-hook", workspace: "browser-demo", connection: "demo-hook", event: "onboarding.step_completed", metadata: { action: "send_webhook" } },
       { id: "finished-hook", workspace: "browser-demo", connection: "demo-hook", event: "onboarding.finished", metadata: { action: "send_webhook" } },
     ],
+    // For `meshwork events list` and the dashboard at http://127.0.0.1:8787/. A demo secret: use your own anywhere else.
+    accessKeys: [{ accessKey: "mk_browser_demo", secretKey: "sk_browser_demo_not_a_secret", workspaces: ["browser-demo"] }],
   },
   server: {
     // The page is served from another origin (the example's static server); list it, or keep the default "*".
