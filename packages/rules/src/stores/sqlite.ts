@@ -1,3 +1,5 @@
+import { resolve } from "node:path";
+import type { Worker } from "node:worker_threads";
 import type BetterSqlite3 from "better-sqlite3";
 import { MeshworkRulesError } from "../errors.js";
 import type {
@@ -24,7 +26,32 @@ export interface SqliteStoreOptions {
   synchronous?: "normal" | "full";
   /** How long to wait for a lock held by another connection, ms. Default 5000. */
   busyTimeoutMs?: number;
+  /**
+   * Where WAL checkpoints run. `"background"` (default for a file): a worker thread with its own
+   * connection checkpoints every `checkpointIntervalMs`, so the engine's commits never wait for
+   * one (a checkpoint copies pages into the database file and syncs it). `"inline"`: SQLite's own
+   * automatic checkpoint, inside a commit every 1000 WAL pages.
+   */
+  checkpoint?: "background" | "inline";
+  /** Default 250. */
+  checkpointIntervalMs?: number;
 }
+
+/** Runs in a worker thread: checkpoints the WAL from its own connection, off the writer's thread. */
+const CHECKPOINTER = `
+const { parentPort, workerData } = require("node:worker_threads");
+const Database = require(workerData.module);
+const db = new Database(workerData.path);
+db.pragma("busy_timeout = 5000");
+const checkpoint = () => { try { db.pragma("wal_checkpoint(PASSIVE)"); } catch {} };
+const timer = setInterval(checkpoint, workerData.intervalMs);
+parentPort.on("message", () => {
+  clearInterval(timer);
+  checkpoint();
+  db.close();
+  parentPort.postMessage("closed");
+});
+`;
 
 /** Schema migrations, applied in order; `PRAGMA user_version` records how many ran. */
 const MIGRATIONS: string[] = [
@@ -294,6 +321,28 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
   let db: BetterSqlite3.Database | undefined;
   const cache = new Map<string, BetterSqlite3.Statement>();
   let s: ReturnType<typeof prepareAll> | undefined;
+  let checkpointer: Worker | undefined;
+
+  /** Moves checkpoints to a worker thread; if it cannot start, SQLite checkpoints inline as usual. */
+  const startCheckpointer = async (d: BetterSqlite3.Database): Promise<Worker | undefined> => {
+    try {
+      const { Worker } = await import("node:worker_threads");
+      const { createRequire } = await import("node:module");
+      const module = createRequire(import.meta.url).resolve("better-sqlite3");
+      const worker = new Worker(CHECKPOINTER, {
+        eval: true,
+        workerData: { module, path: resolve(d.name), intervalMs: Math.max(10, options.checkpointIntervalMs ?? 250) },
+      });
+      worker.unref();
+      worker.on("error", () => {
+        if (db === d) d.pragma("wal_autocheckpoint = 1000");
+      });
+      d.pragma("wal_autocheckpoint = 0");
+      return worker;
+    } catch {
+      return undefined;
+    }
+  };
 
   const statement = (sql: string) => {
     let prepared = cache.get(sql);
@@ -484,6 +533,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
         wrap("migration", () => migrate(d));
         s = prepareAll(d);
         db = d;
+        if (options.checkpoint !== "inline" && !d.memory) checkpointer = await startCheckpointer(d);
       } catch (error) {
         d.close();
         throw error;
@@ -492,6 +542,12 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
 
     async close() {
       if (!db) return;
+      if (checkpointer) {
+        const worker = checkpointer;
+        checkpointer = undefined;
+        await Promise.race([new Promise((resolve) => worker.once("message", resolve).once("exit", resolve).postMessage("close")), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+        await worker.terminate();
+      }
       try {
         db.pragma("wal_checkpoint(TRUNCATE)");
       } catch {
