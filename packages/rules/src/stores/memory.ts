@@ -56,8 +56,9 @@ function copyDelivery(r: DeliveryRow): DeliveryRow {
 
 /**
  * A store that keeps everything in memory: the default, for tests, demos and apps that accept
- * losing undelivered events on a crash. Nothing is evicted and payloads are kept as given (not
- * copied); use `sqliteStore` for anything long-lived.
+ * losing undelivered events on a crash. Nothing is evicted; the objects it is given (events,
+ * payloads, delivery rows) are kept as they are, not copied. Use `sqliteStore` for anything
+ * long-lived.
  *
  * @example
  * const engine = createEngine({ config, destinations, store: memoryStore() });
@@ -66,7 +67,15 @@ export function memoryStore(): Store {
   /** workspace → event id → event. */
   const events = new Map<string, Map<string, MemEvent>>();
   const ordered: MemEvent[] = [];
+  /** Delivery id → entry, built lazily (only history lookups by id need it, not the hot path). */
   const deliveries = new Map<string, MemDelivery>();
+  let indexedEvents = 0;
+  const byDeliveryId = (id: string): MemDelivery | undefined => {
+    const known = deliveries.get(id);
+    if (known || indexedEvents === ordered.length) return known;
+    for (; indexedEvents < ordered.length; indexedEvents++) for (const entry of ordered[indexedEvents]!.deliveries) deliveries.set(entry.row.id, entry);
+    return deliveries.get(id);
+  };
   const statuses = new Map<string, ConnectionStatusRow>();
 
   const eventOf = (workspace: string, id: string) => events.get(workspace)?.get(id);
@@ -109,15 +118,21 @@ export function memoryStore(): Store {
           continue;
         }
         const list = item.deliveries;
-        const row: EventRow = { ...source, status: list.length ? "pending" : "completed", total_rules: list.length, completed_count: 0, failed_count: 0, seq: ordered.length + 1 };
+        // The store keeps the engine's own objects instead of copies: the engine only changes a
+        // row in ways it then writes anyway, and nothing here has to survive the process.
+        const row: EventRow = source;
+        row.status = list.length ? "pending" : "completed";
+        row.total_rules = list.length;
+        row.completed_count = 0;
+        row.failed_count = 0;
+        row.seq = ordered.length + 1;
         const stored: MemEvent = { row, deliveries: new Array(list.length) };
         let fresh = true;
         for (let d = 0; d < list.length; d++) {
           const given = list[d]! as Tagged;
-          const entry: MemDelivery = { row: copyDelivery(given), event: stored, attempts: undefined };
+          const entry: MemDelivery = { row: given, event: stored, attempts: undefined };
           given[ENTRY] = entry;
           stored.deliveries[d] = entry;
-          deliveries.set(given.id, entry);
           if (given.status !== "pending" || given.attempt_count > 0) fresh = false;
         }
         if (!fresh) refresh(stored);
@@ -130,18 +145,23 @@ export function memoryStore(): Store {
 
     async write(batch) {
       let touched: MemEvent | Set<MemEvent> | undefined;
+      // An attempt's delivery is written in the same batch: find it there, not in an index.
+      const written = batch.attempts.length ? new Map<string, MemDelivery>() : undefined;
       for (const delivery of batch.deliveries) {
-        const entry = (delivery as Tagged)[ENTRY] ?? deliveries.get(delivery.id);
+        const entry = (delivery as Tagged)[ENTRY] ?? byDeliveryId(delivery.id);
         if (!entry) continue;
+        written?.set(delivery.id, entry);
         const row = entry.row;
-        row.status = delivery.status;
-        row.attempt_count = delivery.attempt_count;
-        row.round_start = delivery.round_start;
-        row.next_attempt_at = delivery.next_attempt_at;
-        row.last_error = delivery.last_error;
-        row.last_outcome = delivery.last_outcome;
-        row.updated_at = delivery.updated_at;
-        row.completed_at = delivery.completed_at;
+        if (row !== delivery) {
+          row.status = delivery.status;
+          row.attempt_count = delivery.attempt_count;
+          row.round_start = delivery.round_start;
+          row.next_attempt_at = delivery.next_attempt_at;
+          row.last_error = delivery.last_error;
+          row.last_outcome = delivery.last_outcome;
+          row.updated_at = delivery.updated_at;
+          row.completed_at = delivery.completed_at;
+        }
         if (touched === undefined) touched = entry.event;
         else if (touched !== entry.event) {
           if (!(touched instanceof Set)) touched = new Set([touched]);
@@ -149,7 +169,7 @@ export function memoryStore(): Store {
         }
       }
       for (const attempt of batch.attempts) {
-        const entry = deliveries.get(attempt.delivery_id);
+        const entry = written?.get(attempt.delivery_id) ?? byDeliveryId(attempt.delivery_id);
         if (!entry) continue;
         if (entry.attempts === undefined) entry.attempts = attempt;
         else if (Array.isArray(entry.attempts)) entry.attempts.push(attempt);
@@ -211,7 +231,7 @@ export function memoryStore(): Store {
     },
 
     async listAttempts(deliveryId) {
-      const attempts = deliveries.get(deliveryId)?.attempts;
+      const attempts = byDeliveryId(deliveryId)?.attempts;
       return (attempts === undefined ? [] : Array.isArray(attempts) ? attempts : [attempts]).map((a) => ({ ...a }));
     },
 
