@@ -51,7 +51,8 @@ export function createServer(options: ServerOptions): MeshworkServer {
   const log = createLogger(options.logger);
   const baseStore = options.store ?? (options.db ? sqliteStore({ path: options.db }) : memoryStore());
   // On a durable store, no request leaves before its attempt is on record (see createAttemptGate).
-  const gate = baseStore.name === "memory" ? undefined : createAttemptGate(log);
+  // A shared queue (Postgres) needs no gate: claiming a delivery commits its attempt's start.
+  const gate = baseStore.name === "memory" || baseStore.queue ? undefined : createAttemptGate(log);
   const store = gate ? gate.store(groupCommit(baseStore)) : baseStore;
   const resolved = resolveDestinations(options.destinations, options.destinationOptions, options.builtInDestinations !== false);
   const destinations = gate ? resolved.map((d) => gate.destination(d)) : resolved;

@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from "commander";
 import { MeshworkServerError } from "../errors.js";
 import { cancelCommand, DEFAULT_URL, eventsListCommand, eventsShowCommand, replayCommand, retryCommand, type ApiFlags } from "./api-commands.js";
 import { CliError, processIO, type CliIO } from "./io.js";
+import { migrateCommand, workerCommand, type DatabaseFlags, type WorkerFlags } from "./postgres.js";
 import { serveCommand, type ServeFlags } from "./serve.js";
 import { validateCommand } from "./validate.js";
 
@@ -18,8 +19,7 @@ function withApi(command: Command): Command {
 
 /**
  * The `meshwork` command tree. Each action stores its exit code in `result.code`; `serve` resolves
- * only after a signal drained the server. `meshwork worker` (Postgres) will join as another
- * subcommand beside `serve`.
+ * only after a signal drained the server; `worker` (Postgres) after a signal stopped its engine.
  */
 export function createProgram(io: CliIO, result: { code: number }): Command {
   const program = new Command("meshwork")
@@ -37,11 +37,34 @@ export function createProgram(io: CliIO, result: { code: number }): Command {
     .option("--host <host>", "interface to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
     .option("--db <path>", "SQLite database file (default ./meshwork.db)")
     .option("--memory", "keep everything in memory (nothing survives a restart)")
+    .option("--database-url <url>", "Postgres instead of SQLite: a queue shared with other serve and worker processes (env MESHWORK_DATABASE_URL)")
+    .option("--schema <name>", "with --database-url: the Postgres schema (default meshwork)")
+    .addOption(new Option("--role <role>", "with --database-url: deliver too (both, default) or only take events (ingest)").choices(["both", "ingest"]))
     .option("--rate-limit <n>", "requests per second per publishable key (0 turns the limit off; default 1000)")
     .option("--no-dashboard", "do not serve the dashboard at / (the API stays)")
     .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error", "fatal", "silent"]))
     .action(async (flags: ServeFlags) => {
       result.code = await serveCommand(flags, io);
+    });
+
+  program
+    .command("worker")
+    .description("deliver from the shared Postgres queue (no HTTP); run as many as you need")
+    .option("-c, --config <path>", "config file (.ts, .js or .json)", "meshwork.config.ts")
+    .option("--database-url <url>", "the Postgres database (env MESHWORK_DATABASE_URL, then DATABASE_URL)")
+    .option("--schema <name>", "the Postgres schema (default meshwork)")
+    .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error", "fatal", "silent"]))
+    .action(async (flags: WorkerFlags) => {
+      result.code = await workerCommand(flags, io);
+    });
+
+  program
+    .command("migrate")
+    .description("create or upgrade the Postgres schema, then exit")
+    .option("--database-url <url>", "the Postgres database (env MESHWORK_DATABASE_URL, then DATABASE_URL)")
+    .option("--schema <name>", "the Postgres schema (default meshwork)")
+    .action(async (flags: DatabaseFlags) => {
+      result.code = await migrateCommand(flags, io);
     });
 
   program

@@ -2,6 +2,7 @@ import { MeshworkConfigError } from "@meshwork/rules";
 import { loadConfigFile } from "../config-file.js";
 import { MeshworkServerError } from "../errors.js";
 import { createServer } from "../server.js";
+import { postgresFromFlags } from "./postgres.js";
 import type { MeshworkServer, RateLimitOptions } from "../types.js";
 import { CliError, type CliIO } from "./io.js";
 
@@ -14,6 +15,10 @@ export interface ServeFlags {
   memory?: boolean;
   logLevel?: string;
   rateLimit?: string;
+  /** Postgres (`@meshwork/postgres`) instead of SQLite: a delivery queue shared with workers. */
+  databaseUrl?: string;
+  schema?: string;
+  role?: "both" | "ingest";
   /** False with `--no-dashboard`. */
   dashboard?: boolean;
 }
@@ -26,6 +31,9 @@ function integer(value: string, flag: string, min: number, max: number): number 
 
 /** `meshwork serve`: listens until SIGTERM or SIGINT, then drains and answers exit code 0. */
 export async function serveCommand(flags: ServeFlags, io: CliIO): Promise<number> {
+  const databaseUrl = flags.databaseUrl ?? io.env.MESHWORK_DATABASE_URL;
+  if (databaseUrl !== undefined && (flags.db !== undefined || flags.memory)) throw new CliError("--database-url cannot be combined with --db or --memory", 2);
+  if (databaseUrl === undefined && (flags.schema !== undefined || flags.role !== undefined)) throw new CliError("--schema and --role need --database-url", 2);
   let loaded;
   try {
     loaded = await loadConfigFile(flags.config);
@@ -35,7 +43,7 @@ export async function serveCommand(flags: ServeFlags, io: CliIO): Promise<number
   const file = loaded.server ?? {};
   const port = flags.port !== undefined ? integer(flags.port, "--port", 0, 65535) : (file.port ?? 8787);
   const host = flags.host ?? file.host ?? "127.0.0.1";
-  const db = flags.memory ? undefined : (flags.db ?? file.db ?? "./meshwork.db");
+  const db = flags.memory || databaseUrl !== undefined ? undefined : (flags.db ?? file.db ?? "./meshwork.db");
   let rateLimit: RateLimitOptions | false | undefined = file.rateLimit;
   if (flags.rateLimit !== undefined) {
     const n = integer(flags.rateLimit, "--rate-limit", 0, 10_000_000);
@@ -49,6 +57,7 @@ export async function serveCommand(flags: ServeFlags, io: CliIO): Promise<number
       ...(loaded.destinations && { destinations: loaded.destinations }),
       ...(loaded.destinationOptions && { destinationOptions: loaded.destinationOptions }),
       ...(db !== undefined && { db }),
+      ...(databaseUrl !== undefined && { store: postgresFromFlags({ databaseUrl, ...(flags.schema !== undefined && { schema: flags.schema }) }, io, "meshwork serve") }),
       ...(rateLimit !== undefined && { rateLimit }),
       ...(file.managementRateLimit !== undefined && { managementRateLimit: file.managementRateLimit }),
       ...(file.maxOpenDeliveries !== undefined && { maxOpenDeliveries: file.maxOpenDeliveries }),
@@ -58,7 +67,7 @@ export async function serveCommand(flags: ServeFlags, io: CliIO): Promise<number
       ...(file.shutdownTimeoutMs !== undefined && { shutdownTimeoutMs: file.shutdownTimeoutMs }),
       ...(file.metrics !== undefined && { metrics: file.metrics }),
       ...((flags.dashboard === false || file.dashboard !== undefined) && { dashboard: flags.dashboard !== false && file.dashboard !== false }),
-      ...(file.engine !== undefined && { engine: file.engine }),
+      ...((file.engine !== undefined || flags.role !== undefined) && { engine: { ...file.engine, ...(flags.role !== undefined && { role: flags.role }) } }),
       logger: { level: flags.logLevel ?? file.logLevel ?? "info" },
     });
     await server.listen({ port, host });
