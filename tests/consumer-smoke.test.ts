@@ -72,7 +72,7 @@ describe("the packed packages, installed into an app outside the workspace", () 
   it("imports from ESM", () => {
     writeFileSync(join(app, "smoke.mjs"), esm());
     expect(run("node", ["smoke.mjs"])).toContain("esm ok");
-  });
+  }, 60_000);
 
   it("requires from CJS", () => {
     const source =
@@ -84,7 +84,7 @@ describe("the packed packages, installed into an app outside the workspace", () 
         .join("\n") + `\nconsole.log("cjs ok");\n`;
     writeFileSync(join(app, "smoke.cjs"), source);
     expect(run("node", ["smoke.cjs"])).toContain("cjs ok");
-  });
+  }, 60_000);
 
   it.each(["node16", "bundler"])("type-checks from TypeScript with moduleResolution %s", (resolution) => {
     const source = [
@@ -128,10 +128,10 @@ describe("the packed packages, installed into an app outside the workspace", () 
       run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", "@types/node@20"]);
     }
     run("node", [tsc, "-p", `tsconfig.${resolution}.json`]);
-  });
+  }, 300_000);
 
   it.each(["22", "24"])("imports from ESM on Node %s", (major) => {
     writeFileSync(join(app, "smoke.mjs"), esm());
     expect(run("npx", ["-y", `node@${major}`, "smoke.mjs"])).toContain("esm ok");
-  });
+  }, 300_000);
 });
