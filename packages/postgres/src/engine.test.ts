@@ -35,7 +35,7 @@ function instance(schema: string, config: ClusterConfig, options: { flaky?: Flak
     ...(options.workerId && { workerId: options.workerId }),
     leaseMs: 5000,
     pollIntervalMs: 200,
-    logger: { warn: () => {}, error: () => {} },
+    logger: { warn: () => {}, error: (message, detail) => console.error(`[engine ${options.workerId}] ${message}`, detail) },
   });
   engines.push(engine);
   return {
@@ -51,20 +51,23 @@ function newSchema(): string {
   return schema;
 }
 
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
+async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (deliveries: ${lastStatuses})`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
 
+let lastStatuses = "";
 async function statuses(store: PostgresStore): Promise<Record<string, number>> {
   const { rows } = await store.pool.query(`SELECT status, count(*)::int AS n FROM ${store.schema}.deliveries GROUP BY status`);
+  const { rows: detail } = await store.pool.query(`SELECT status, attempt_count, locked_by, run_at - (extract(epoch from now()) * 1000)::int8 AS due_in FROM ${store.schema}.deliveries`);
+  lastStatuses = JSON.stringify(detail);
   return Object.fromEntries(rows.map((r) => [r.status, r.n]));
 }
 
-describe.skipIf(!ok)("the engine on a Postgres store", () => {
+describe.skipIf(!ok)("the engine on a Postgres store", { timeout: 60_000 }, () => {
   it("lets app instances share the delivery work: each delivery runs once, on one of them", async () => {
     const schema = newSchema();
     const config: ClusterConfig = { connections: 2, concurrency: 4 };

@@ -186,8 +186,10 @@ export function migrations(s: string): string[] {
     -- wait on each other; at most p_caps[i] for connection p_connections[i]; leased for p_lease
     -- ms. previous_status 'processing' means the last holder died mid-attempt. A delivery someone
     -- asked to cancel while its holder died is canceled instead (previous_status 'canceled').
+    -- The events come back from here too: this function's statements see rows committed after
+    -- the calling statement began, so a join outside it could miss the event of a delivery it claimed.
     CREATE FUNCTION ${s}.claim(p_worker text, p_connections text[], p_caps int4[], p_limit int4, p_lease int8)
-    RETURNS TABLE (previous_status text, d ${s}.deliveries) LANGUAGE plpgsql ${KEYED} AS $fn$
+    RETURNS TABLE (previous_status text, claimed_delivery ${s}.deliveries, claimed_event ${s}.events) LANGUAGE plpgsql ${KEYED} AS $fn$
     DECLARE
       v_now int8 := ${NOW_MS};
       v_rows ${s}.deliveries[];
@@ -226,7 +228,8 @@ export function migrations(s: string): string[] {
         IF v_fresh IS NOT NULL THEN PERFORM ${s}.refresh_events(v_fresh); END IF;
       END IF;
       IF v_rows IS NOT NULL THEN
-        RETURN QUERY SELECT v_previous[i], v_rows[i] FROM generate_subscripts(v_rows, 1) AS i;
+        RETURN QUERY SELECT v_previous[i], v_rows[i], ev FROM generate_subscripts(v_rows, 1) AS i
+          JOIN ${s}.events ev ON ev.seq = (v_rows[i]).event_seq;
       END IF;
     END
     $fn$;

@@ -320,8 +320,11 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
       if (limit === 0 || connections.length === 0) return { deliveries: [], nextAt: null };
       const rows = await q(
         "claim",
-        `SELECT c.previous_status, (c.d).*, e.* FROM ${s}.claim($1, $2::text[], $3::int4[], $4, $5) c,
-           LATERAL (SELECT ${JOINED_EVENT_COLUMNS} FROM ${s}.events e WHERE e.seq = (c.d).event_seq) e`,
+        `SELECT c.previous_status, (c.claimed_delivery).*, (c.claimed_event).seq AS e_seq, (c.claimed_event).resource AS e_resource,
+           (c.claimed_event).resource_id AS e_resource_id, (c.claimed_event).payload AS e_payload, (c.claimed_event).created_by AS e_created_by,
+           (c.claimed_event).created_at AS e_created_at, (c.claimed_event).status AS e_status, (c.claimed_event).total_rules AS e_total_rules,
+           (c.claimed_event).completed_count AS e_completed_count, (c.claimed_event).failed_count AS e_failed_count
+         FROM ${s}.claim($1, $2::text[], $3::int4[], $4, $5) c`,
         [request.worker, connections, caps, limit, Math.max(1, Math.floor(request.leaseMs))],
       );
       const live = rows.filter((r) => r.previous_status !== "canceled");

@@ -61,7 +61,7 @@ function freePort(): Promise<number> {
   });
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 40_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -69,7 +69,7 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20
   }
 }
 
-describe.skipIf(!ok)("meshwork serve, worker and migrate on Postgres", () => {
+describe.skipIf(!ok)("meshwork serve, worker and migrate on Postgres", { timeout: 60_000 }, () => {
   it("migrates once, then says the schema is up to date", async () => {
     const first = io();
     expect(await runCli(["migrate", "--database-url", DATABASE_URL, "--schema", schema], first.io)).toBe(0);
