@@ -109,7 +109,7 @@ async function makeEngine(kind, storeKind, dir) {
     connections: setup.connections,
     rules: setup.rules,
   });
-  let store = storeKind === "sqlite" ? sqliteStore({ path: join(dir, "bench.db"), ...(process.env.CKPT && { checkpoint: process.env.CKPT }) }) : memoryStore();
+  let store = storeKind === "sqlite" ? sqliteStore({ path: join(dir, "bench.db"), ...(process.env.CKPT && { checkpoint: process.env.CKPT }), ...(process.env.CKPT_MS && { checkpointIntervalMs: Number(process.env.CKPT_MS) }) }) : memoryStore();
   if (process.env.DEBUG_STORE) {
     const inner = store;
     const slow = [];

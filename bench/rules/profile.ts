@@ -1,3 +1,7 @@
+// Profiling aid for the engine's no-op path, from the sources (not a benchmark: see engine.mjs).
+// Compares, in one process, a bare `runAction` loop (RAW=1), the engine on a store that keeps
+// nothing (NULL_STORE=1), on the memory store and on SQLite (ONLY_MEMORY / ONLY_SQLITE, WA=0 for
+// no write-ahead). Run: npx tsx bench/rules/profile.ts 20000   (add --cpu-prof via node --import tsx)
 import { noop as makeNoop } from "../../packages/rules/src/__fixtures__/destinations.ts";
 import { createEngine, memoryStore, sqliteStore, type Store } from "@meshwork/rules";
 import { rmSync } from "node:fs";
