@@ -182,4 +182,16 @@ describe.skipIf(!ok)("the engine on a Postgres store", { timeout: 60_000 }, () =
     // Nothing was spent on attempts while open: the deliveries wait in the queue, not failed.
     expect((await statuses(a.store)).failed ?? 0).toBe(0);
   });
+  it("tells every instance when a destination disables a connection, and when it is enabled again", async () => {
+    const schema = newSchema();
+    const a = instance(schema, { connections: 1, action: "gone" }, { workerId: "A" });
+    const b = instance(schema, { connections: 1, action: "gone" }, { workerId: "B" });
+    await Promise.all([a.engine.start(), b.engine.start()]);
+    await a.engine.ingest([clusterEvent("gone-1")], { publishableKey: KEY });
+    // Whichever instance ran it disabled the connection; the other hears of it from the store.
+    await until("both to see the connection disabled", () => a.engine.stats().connections[0]!.disabled && b.engine.stats().connections[0]!.disabled);
+    expect((await b.engine.events.get("gone-1"))?.deliveries[0]).toMatchObject({ status: "failed", last_outcome: "rejected_client_error" });
+    await a.engine.enableConnection("c0");
+    await until("B to see it enabled", () => !b.engine.stats().connections[0]!.disabled);
+  });
 });

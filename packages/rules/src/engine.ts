@@ -1334,9 +1334,12 @@ class RulesEngine implements Engine {
   /** Reads what other engines changed: shared breakers, and connections disabled or enabled. */
   private async syncShared(now: number): Promise<void> {
     this.lastSync = now;
-    for (const status of await this.store.connectionStatuses()) {
-      const conn = this.conns.get(status.connection);
-      if (conn && !conn.disabled) conn.disabled = { at: status.disabled_at, reason: status.reason };
+    const disabled = new Map((await this.store.connectionStatuses()).map((status) => [status.connection, status]));
+    for (const conn of this.conns.values()) {
+      const status = disabled.get(conn.config.id);
+      if (status && !conn.disabled) conn.disabled = { at: status.disabled_at, reason: status.reason };
+      // Enabled by another engine (a disable of our own may still be on its way to the store).
+      else if (!status && conn.disabled && conn.disabled.at < now - this.pollIntervalMs) conn.disabled = undefined;
     }
     if (!this.limits) return;
     const states = new Map((await this.limits.breakers()).map((b) => [b.connection, b]));

@@ -3,7 +3,7 @@
 // across processes, how many times each delivery (idempotency key) reached the destination.
 // Shared by the distributed tests, their child processes and bench/postgres.
 import { appendFileSync } from "node:fs";
-import { createSimulator, defineAction, defineDestination, type Destination, type SimulatorOptions } from "@meshwork/destination-kit";
+import { createSimulator, defineAction, defineDestination, PermanentError, type Destination, type SimulatorOptions } from "@meshwork/destination-kit";
 import { createEngine, type Engine, type EngineOptions, type MeshworkConfigInput } from "@meshwork/rules";
 import { postgresStore } from "../index.js";
 
@@ -93,6 +93,13 @@ export function flaky(options: FlakyOptions = {}) {
           return { summary: "ok" };
         },
       }),
+      gone: defineAction({
+        description: "The receiver says it is gone for good (410): stop sending to this connection",
+        metadata: any,
+        async perform() {
+          throw new PermanentError("receiver answered 410 Gone", { status: 410, disableConnection: true });
+        },
+      }),
       triple: defineAction({
         description: "Three requests in one attempt (find, update, tag)",
         metadata: any,
@@ -108,7 +115,7 @@ export function flaky(options: FlakyOptions = {}) {
 export interface ClusterConfig {
   /** Connections `c0…c{n-1}`, one rule each on `page.completed`. */
   connections: number;
-  action?: "deliver" | "triple" | "noop";
+  action?: "deliver" | "triple" | "noop" | "gone";
   rateLimit?: { requests: number; perMs: number };
   concurrency?: number;
   timeoutMs?: number;
