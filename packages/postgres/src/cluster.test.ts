@@ -187,9 +187,11 @@ describe.skipIf(!ok)("several processes on one Postgres", () => {
       expect(pids.size, "requests came from several workers").toBeGreaterThanOrEqual(2);
       // A token bucket of `requests` tokens refilled at requests/perMs: any window of T ms holds at
       // most burst + rate·T requests. Tokens are taken on the database clock just before each request
-      // leaves, so a window at the destination may also hold requests granted up to LAG ms earlier.
+      // leaves, so a window at the destination may also hold requests granted up to LAG ms earlier
+      // (the grant-to-arrival delay on this loaded machine; one more request at most at 5/s).
+      // Three per-process buckets (15/s) or a limit per attempt (15 requests/s) break this bound.
       const rate = LIMIT.requests / LIMIT.perMs;
-      const LAG = 100;
+      const LAG = 200;
       let worst = -Infinity;
       let tightest = "";
       for (let i = 0; i < times.length; i++) {
