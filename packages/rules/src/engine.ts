@@ -319,6 +319,16 @@ function decodeCursor(cursor: string): number {
 }
 
 /** Checks one record of an ingest call; answers the failed-record message or undefined. */
+/** A durable store keeps the payload as JSON: refuse one that has no JSON form (a cycle, a BigInt). */
+function checkJson(payload: unknown): { field: string; message: string } | undefined {
+  try {
+    JSON.stringify(payload);
+    return undefined;
+  } catch (error) {
+    return { field: "payload", message: `must be JSON-serializable (${error instanceof Error ? error.message.split("\n")[0] : String(error)})` };
+  }
+}
+
 function checkEvent(raw: unknown, workspace: string): { field: string; message: string } | undefined {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     return { field: "(event)", message: "must be an event object { event, payload, resource?, resource_id?, id? }" };
@@ -711,6 +721,7 @@ class RulesEngine implements Engine {
     const createdBy = `publishable_key:${maskKey(context.publishableKey)}`;
     const byEvent = this.index.get(workspace);
     const records: IngestResult["records"] = new Array(events.length);
+    const serialize = this.store.durable === true;
     const items: Array<{ event: EventRow; deliveries: DeliveryRow[] }> = [];
     const positions: number[] = [];
     const rulesOf: CompiledRule[][] = [];
@@ -718,7 +729,7 @@ class RulesEngine implements Engine {
 
     for (let i = 0; i < events.length; i++) {
       const raw = events[i];
-      const problem = checkEvent(raw, workspace);
+      const problem = checkEvent(raw, workspace) ?? (serialize ? checkJson((raw as IngestEvent).payload) : undefined);
       if (problem) {
         records[i] = { message: `${problem.field}: ${problem.message}`, error: "invalid_event", field: problem.field, retryable: false };
         failed++;

@@ -97,3 +97,18 @@ describe("SQLite persistence", () => {
     await b.engine.stop();
   });
 });
+
+describe("SQLite ingest", () => {
+  it("refuses a payload with no JSON form in its own record, and stores the rest", async () => {
+    const { engine } = engineOn(join(dir, "json.db"), T0);
+    await engine.start();
+    const circular: Record<string, unknown> = { email: "alex@northstar.io" };
+    circular.self = circular;
+    const result = await engine.ingest([pageCompleted("ok"), { id: "bad", event: "page.completed", payload: circular }, { id: "big", event: "page.completed", payload: { n: 1n } }] as never, { publishableKey: KEY_A });
+    expect(result).toMatchObject({ count: 1, error_count: 2 });
+    expect(result.records[1]).toMatchObject({ field: "payload", error: "invalid_event" });
+    expect((result.records[1] as { message: string }).message).toMatch(/^payload: must be JSON-serializable \(/);
+    expect((await engine.events.get("ok"))!.payload).toMatchObject({ email: "alex@northstar.io" });
+    await engine.stop();
+  });
+});
