@@ -1,4 +1,4 @@
-export { createEngine, type Engine, type EngineOptions, type EngineStats } from "./engine.js";
+export { createEngine, type Engine, type EngineOptions, type EngineStats, type IngestContext } from "./engine.js";
 export { defineConfig, env, validateConfig } from "./config.js";
 export { fromMeshesExport, type FromMeshesOptions, type MeshesConnection, type MeshesDefaultMapping, type MeshesExport, type MeshesRule, type MeshesWorkspace } from "./meshes.js";
 export { MeshworkConfigError, MeshworkRulesError, type ConfigProblem } from "./errors.js";
