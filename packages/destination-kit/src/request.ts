@@ -49,8 +49,7 @@ export function createRequestClient(config: RequestClientConfig): RequestClient 
     const headers = { accept: "application/json", ...config.headers, ...options.headers };
     const timeoutMs = options.timeoutMs ?? config.timeoutMs;
     if (config.beforeRequest) await waitForTurn(config, method, path);
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = config.signal ? AbortSignal.any([config.signal, timeout]) : timeout;
+    const deadline = abortAfter(timeoutMs, config.signal);
     const started = config.now();
     const requestSummary = {
       method,
@@ -67,7 +66,7 @@ export function createRequestClient(config: RequestClientConfig): RequestClient 
         query: options.query,
         body: options.body as BodyInit,
         headers,
-        signal,
+        signal: deadline.signal,
         redirect: "manual",
         responseType: "text",
         retry: 0,
@@ -75,7 +74,7 @@ export function createRequestClient(config: RequestClientConfig): RequestClient 
       });
     } catch (error) {
       config.record({ request: requestSummary, durationMs: config.now() - started });
-      if (timeout.aborted) {
+      if (deadline.timedOut()) {
         throw new RetryableError(`${method} ${requestSummary.url} timed out after ${timeoutMs} ms`, {
           code: "timeout",
           cause: error,
@@ -89,6 +88,8 @@ export function createRequestClient(config: RequestClientConfig): RequestClient 
         code: "network_error",
         cause: error,
       });
+    } finally {
+      deadline.clear();
     }
 
     const text = response._data ?? "";
@@ -121,6 +122,32 @@ export function createRequestClient(config: RequestClientConfig): RequestClient 
       );
     }
     return { status, headers: response.headers, data: data.value as T };
+  };
+}
+
+/**
+ * One request's signal: aborted after `timeoutMs` or when `parent` aborts. A plain controller and
+ * timer rather than `AbortSignal.any([parent, AbortSignal.timeout()])`, whose dependent signals
+ * stay registered on the long-lived parent and make every later request slower (Node 20).
+ */
+function abortAfter(timeoutMs: number, parent: AbortSignal | undefined) {
+  const controller = new AbortController();
+  let timedOut = false;
+  const onParentAbort = () => controller.abort(parent!.reason);
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new DOMException(`no answer within ${timeoutMs} ms`, "TimeoutError"));
+  }, timeoutMs);
+  (timer as { unref?: () => void }).unref?.();
+  if (parent?.aborted) onParentAbort();
+  else parent?.addEventListener("abort", onParentAbort, { once: true });
+  return {
+    signal: controller.signal,
+    timedOut: () => timedOut,
+    clear() {
+      clearTimeout(timer);
+      parent?.removeEventListener("abort", onParentAbort);
+    },
   };
 }
 

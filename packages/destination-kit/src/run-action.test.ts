@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { describe, expect, it } from "vitest";
 import { acme, createAcmeSimulator } from "./__fixtures__/acme.js";
 import { createMemoryState, runAction, type RunActionInput } from "./index.js";
@@ -56,6 +57,23 @@ describe("runAction", () => {
     sim.inject({ hang: true });
     const result = await runAction(input({ fetch: sim.fetch, timeoutMs: 30 }));
     expect(result).toMatchObject({ outcome: "timeout", retryable: true });
+  });
+
+  it("leaves no listener on the caller's long-lived signal once requests end, and still aborts through it", async () => {
+    const sim = createAcmeSimulator();
+    const engine = new AbortController();
+    for (let i = 0; i < 20; i++) {
+      const result = await runAction(input({ fetch: sim.fetch, signal: engine.signal }));
+      expect(result.outcome).toBe("delivered");
+    }
+    expect(getEventListeners(engine.signal, "abort")).toHaveLength(0);
+
+    sim.inject({ hang: true });
+    const hanging = runAction(input({ fetch: sim.fetch, signal: engine.signal, timeoutMs: 60_000 }));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    engine.abort(new Error("engine stopped"));
+    expect(await hanging).toMatchObject({ outcome: "timeout", retryable: true });
+    expect((await hanging).message).toContain("was aborted");
   });
 
   it("never counts a 2xx without the documented JSON as delivered", async () => {

@@ -18,8 +18,11 @@ export function createSimulator<TSnapshot>(options: SimulatorOptions<TSnapshot>)
   const faults: SimulatorFault[] = [];
 
   const simulatorFetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
-    const request = input instanceof Request ? input : new Request(input, init);
-    const body = typeof init?.body === "string" ? init.body : await request.clone().text();
+    // The signal stays out of the Request: undici would register a listener on it per request.
+    const { signal, ...rest } = init ?? {};
+    const request = input instanceof Request ? input : new Request(input, rest);
+    const body =
+      typeof rest.body === "string" ? rest.body : rest.body == null && request.body === null ? "" : await request.clone().text();
     const recorded: SimulatedRequest = {
       method: request.method,
       url: request.url,
@@ -33,11 +36,12 @@ export function createSimulator<TSnapshot>(options: SimulatorOptions<TSnapshot>)
       const fault = faults[index]!;
       if ((fault.times ?? 1) <= 1) faults.splice(index, 1);
       else fault.times = (fault.times ?? 1) - 1;
-      if (fault.hang) return hang(request.signal);
+      if (fault.hang) return hang(signal ?? request.signal);
       const faultBody = typeof fault.body === "string" ? fault.body : JSON.stringify(fault.body ?? {});
       const type = typeof fault.body === "string" ? "text/plain" : "application/json";
       return new Response(faultBody, { status: fault.status ?? 500, headers: { "content-type": type, ...fault.headers } });
     }
+    signal?.throwIfAborted();
     return options.app.fetch(request);
   };
 
@@ -50,8 +54,9 @@ export function createSimulator<TSnapshot>(options: SimulatorOptions<TSnapshot>)
   };
 }
 
-function hang(signal: AbortSignal): Promise<Response> {
+function hang(signal: AbortSignal | null): Promise<Response> {
   return new Promise((_resolve, reject) => {
+    if (!signal) return;
     if (signal.aborted) reject(signal.reason);
     signal.addEventListener("abort", () => reject(signal.reason), { once: true });
   });
