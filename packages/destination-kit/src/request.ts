@@ -128,27 +128,44 @@ export function createRequestClient(config: RequestClientConfig): RequestClient 
 /**
  * One request's signal: aborted after `timeoutMs` or when `parent` aborts. A plain controller and
  * timer rather than `AbortSignal.any([parent, AbortSignal.timeout()])`, whose dependent signals
- * stay registered on the long-lived parent and make every later request slower (Node 20).
+ * stay registered on the long-lived parent and make every later request slower (Node 20). The
+ * parent gets one listener for all its requests: an EventTarget scans its listeners on each add.
  */
 function abortAfter(timeoutMs: number, parent: AbortSignal | undefined) {
   const controller = new AbortController();
   let timedOut = false;
-  const onParentAbort = () => controller.abort(parent!.reason);
   const timer = setTimeout(() => {
     timedOut = true;
     controller.abort(new DOMException(`no answer within ${timeoutMs} ms`, "TimeoutError"));
   }, timeoutMs);
   (timer as { unref?: () => void }).unref?.();
-  if (parent?.aborted) onParentAbort();
-  else parent?.addEventListener("abort", onParentAbort, { once: true });
+  const siblings = parent && requestsOf(parent);
+  if (parent?.aborted) controller.abort(parent.reason);
+  else siblings?.add(controller);
   return {
     signal: controller.signal,
     timedOut: () => timedOut,
     clear() {
       clearTimeout(timer);
-      parent?.removeEventListener("abort", onParentAbort);
+      siblings?.delete(controller);
     },
   };
+}
+
+const inFlight = new WeakMap<AbortSignal, Set<AbortController>>();
+
+/** The controllers of the requests running under `parent`, aborted together when it aborts. */
+function requestsOf(parent: AbortSignal): Set<AbortController> {
+  let set = inFlight.get(parent);
+  if (!set) {
+    const controllers = (set = new Set());
+    inFlight.set(parent, set);
+    parent.addEventListener("abort", () => {
+      for (const controller of controllers) controller.abort(parent.reason);
+      controllers.clear();
+    }, { once: true });
+  }
+  return set;
 }
 
 /** Runs the `beforeRequest` hook; a hook that fails (aborted while waiting) fails the attempt as retryable. */

@@ -5,7 +5,7 @@
 import { appendFileSync } from "node:fs";
 import { createSimulator, defineAction, defineDestination, PermanentError, type Destination, type SimulatorOptions } from "@meshwork/destination-kit";
 import { createEngine, type Engine, type EngineOptions, type MeshworkConfigInput } from "@meshwork/rules";
-import { postgresStore } from "../index.js";
+import { postgresStore } from "@meshwork/postgres";
 
 export const KEY = "mw_pub_cluster_0123456789";
 export const WORKSPACE = "cluster";
