@@ -7,12 +7,12 @@
 // fetch handler: what is measured is Meshwork and Postgres, not a network). Workers run the
 // built packages: `npm run build` first. Env DATABASE_URL,
 // default postgres://postgres@127.0.0.1:5432/test. Each run uses a fresh schema, dropped after.
-import { existsSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { migrate } from "../../packages/postgres/src/index.ts";
+import { useBuiltPackages } from "../built.ts";
 import type { ClusterConfig } from "../../packages/postgres/src/__fixtures__/cluster.ts";
 import { startChild, stopChild, type Child } from "../../packages/postgres/src/__fixtures__/processes.ts";
 
@@ -26,14 +26,7 @@ const { values } = parseArgs({
     destination: { type: "string", default: "noop,http" },
   },
 });
-// Workers run the built packages, as `meshwork worker` does in production (tsx compiles only the
-// fixture): sources under tsx carry per-function helpers that cost about a fifth of the CPU.
-process.env.TSX_TSCONFIG_PATH ??= fileURLToPath(new URL("../tsconfig.built.json", import.meta.url));
-for (const name of ["destination-kit", "rules", "postgres"]) {
-  if (!existsSync(fileURLToPath(new URL(`../../packages/${name}/dist/index.js`, import.meta.url)))) {
-    throw new Error(`packages/${name} is not built: run \`npm run build\` (or \`node scripts/setup.mjs run build\`) first`);
-  }
-}
+useBuiltPackages(["destination-kit", "rules", "postgres"]);
 const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const CONNECTIONS = 4;
 let config: ClusterConfig = { connections: CONNECTIONS, concurrency: 256, timeoutMs: 10_000, breaker: { failureThreshold: 0 } };

@@ -10,6 +10,7 @@ import os from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { useBuiltPackages } from "../built.ts";
 
 const arg = (name: string, fallback: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
 const DURATION = Number(arg("duration", "10"));
@@ -31,6 +32,8 @@ interface Cannon {
   requests: { average: number; total: number };
   latency: { p50: number; p99: number; average: number; max: number };
 }
+
+useBuiltPackages(["destination-kit", "rules", "webhook", "server"]);
 
 // ─── processes ────────────────────────────────────────────────────────────────────────────────
 
