@@ -74,10 +74,21 @@ export function createActiveCampaignSimulator(options: ActiveCampaignSimulatorOp
   const hits: number[] = [];
   const stamp = () => new Date(now()).toISOString().replace(/\.\d{3}Z$/, "+00:00");
 
-  const byEmail = (email: string) => {
-    const wanted = email.toLowerCase();
-    for (const contact of contacts.values()) if (contact.email.toLowerCase() === wanted) return contact;
-    return undefined;
+  // Secondary indexes, so a lookup per request never scans every contact or association.
+  const emails = new Map<string, Contact>();
+  const tagsOf = new Map<string, Map<string, ContactTag>>();
+  const byEmail = (email: string) => emails.get(email.toLowerCase());
+  const addContact = (contact: Contact) => {
+    contacts.set(contact.id, contact);
+    emails.set(contact.email.toLowerCase(), contact);
+  };
+  const associationsOf = (contact: string): Iterable<ContactTag> => tagsOf.get(contact)?.values() ?? [];
+  const removeContactTag = (id: string): boolean => {
+    const association = contactTags.get(id);
+    if (!association) return false;
+    contactTags.delete(id);
+    tagsOf.get(association.contact)?.delete(id);
+    return true;
   };
   const base = (c: Context) => `${new URL(c.req.url).origin}${API_PATH}`;
   const contactView = (c: Context, contact: Contact) => ({
@@ -131,11 +142,14 @@ export function createActiveCampaignSimulator(options: ActiveCampaignSimulatorOp
     return { membership, created: true };
   };
   const addContactTag = (contact: string, tag: string): { association: ContactTag; created: boolean } => {
-    for (const association of contactTags.values()) {
-      if (association.contact === contact && association.tag === tag) return { association, created: false };
+    for (const association of associationsOf(contact)) {
+      if (association.tag === tag) return { association, created: false };
     }
     const association = { id: next("contactTag"), contact, tag, cdate: stamp() };
     contactTags.set(association.id, association);
+    let ofContact = tagsOf.get(contact);
+    if (!ofContact) tagsOf.set(contact, (ofContact = new Map()));
+    ofContact.set(association.id, association);
     return { association, created: true };
   };
 
@@ -179,7 +193,7 @@ export function createActiveCampaignSimulator(options: ActiveCampaignSimulatorOp
     const created = !contact;
     if (!contact) {
       contact = { id: next("contact"), email, firstName: "", lastName: "", phone: "", cdate: stamp(), udate: stamp(), fields: new Map() };
-      contacts.set(contact.id, contact);
+      addContact(contact);
     }
     for (const name of ["firstName", "lastName", "phone"] as const) {
       if (typeof input[name] === "string") contact[name] = input[name];
@@ -219,7 +233,7 @@ export function createActiveCampaignSimulator(options: ActiveCampaignSimulatorOp
   app.get(`${API_PATH}/contacts/:id/contactTags`, (c) => {
     const id = c.req.param("id");
     if (!contacts.has(id)) return noResult(c, "Subscriber", id);
-    return c.json({ contactTags: [...contactTags.values()].filter((t) => t.contact === id).map((t) => contactTagView(c, t)) });
+    return c.json({ contactTags: [...associationsOf(id)].map((t) => contactTagView(c, t)) });
   });
 
   app.get(`${API_PATH}/contacts/:id/contactLists`, (c) => {
@@ -273,7 +287,7 @@ export function createActiveCampaignSimulator(options: ActiveCampaignSimulatorOp
   });
 
   app.delete(`${API_PATH}/contactTags/:id`, (c) => {
-    if (!contactTags.delete(c.req.param("id"))) return noResult(c, "SubscriberTag", c.req.param("id"));
+    if (!removeContactTag(c.req.param("id"))) return noResult(c, "SubscriberTag", c.req.param("id"));
     return c.json({});
   });
 
@@ -287,7 +301,7 @@ export function createActiveCampaignSimulator(options: ActiveCampaignSimulatorOp
   app.delete(`${API_PATH}/tags/:id`, (c) => {
     const id = c.req.param("id");
     if (!tags.delete(id)) return noResult(c, "Tag", id);
-    for (const [key, association] of contactTags) if (association.tag === id) contactTags.delete(key);
+    for (const [key, association] of contactTags) if (association.tag === id) removeContactTag(key);
     return c.json({});
   });
 
@@ -308,7 +322,7 @@ export function createActiveCampaignSimulator(options: ActiveCampaignSimulatorOp
         lists: [...memberships.values()]
           .filter((m) => m.contact === contact.id)
           .map((m) => ({ id: m.list, name: lists.get(m.list)?.name ?? "", status: m.status === 1 ? ("active" as const) : ("unsubscribed" as const) })),
-        tags: [...contactTags.values()].filter((t) => t.contact === contact.id).map((t) => tags.get(t.tag)?.tag ?? t.tag),
+        tags: [...associationsOf(contact.id)].map((t) => tags.get(t.tag)?.tag ?? t.tag),
       })),
       lists: [...lists.values()].map(({ id, name }) => ({ id, name })),
       tags: [...tags.values()].map(({ id, tag }) => ({ id, tag })),
@@ -332,7 +346,7 @@ export function createActiveCampaignSimulator(options: ActiveCampaignSimulatorOp
         udate: stamp(),
         fields: new Map(Object.entries(input.fields ?? {})),
       };
-      contacts.set(contact.id, contact);
+      addContact(contact);
       for (const [list, status] of Object.entries(input.lists ?? {})) upsertMembership(contact.id, list, status);
       for (const tag of input.tags ?? []) addContactTag(contact.id, tag);
       return contact.id;

@@ -31,6 +31,16 @@ describe("HubSpot simulator", () => {
     expect(await missing.json()).toMatchObject({ status: "error", category: "OBJECT_NOT_FOUND", correlationId: expect.any(String) });
   });
 
+  it("finds a contact by its new email after a PATCH changes it, and no longer by the old one", async () => {
+    const sim = createHubspotSimulator();
+    const id = sim.seedContact({ email: "alex@northstar.io" });
+    expect((await call(sim, "PATCH", `/objects/contacts/${id}`, { properties: { email: "Alex.Rivera@northstar.io" } })).status).toBe(200);
+    expect((await call(sim, "GET", "/objects/contacts/alex.rivera%40northstar.io?idProperty=email")).status).toBe(200);
+    expect((await call(sim, "GET", "/objects/contacts/alex%40northstar.io?idProperty=email")).status).toBe(404);
+    const reuse = await call(sim, "POST", "/objects/contacts", { properties: { email: "alex@northstar.io" } });
+    expect(reuse.status).toBe(201);
+  });
+
   it("answers a duplicate create with 409 naming the existing id", async () => {
     const sim = createHubspotSimulator();
     const id = sim.seedContact({ email: "alex@northstar.io" });

@@ -100,10 +100,16 @@ export function createHubspotSimulator(options: HubspotSimulatorOptions = {}): H
       status as 400,
     );
 
-  const byEmail = (email: string) => {
-    const wanted = email.toLowerCase();
-    for (const contact of contacts.values()) if (contact.properties.email?.toLowerCase() === wanted) return contact;
-    return undefined;
+  // Contacts by lower-cased email: a lookup per request must not scan every contact.
+  const emails = new Map<string, StoredContact>();
+  const byEmail = (email: string) => emails.get(email.toLowerCase());
+  const setProperties = (contact: StoredContact, values: Record<string, string>) => {
+    const before = contact.properties.email?.toLowerCase();
+    Object.assign(contact.properties, values);
+    const after = contact.properties.email?.toLowerCase();
+    if (before === after) return;
+    if (before !== undefined && emails.get(before) === contact) emails.delete(before);
+    if (after) emails.set(after, contact);
   };
 
   const validate = (values: Record<string, unknown>): { errors: PropertyError[]; clean: Record<string, string> } => {
@@ -161,7 +167,8 @@ export function createHubspotSimulator(options: HubspotSimulatorOptions = {}): H
 
   const insertContact = (values: Record<string, string>): StoredContact => {
     const stamp = new Date(now()).toISOString();
-    const contact = { id: String(nextContactId++), properties: values, createdAt: stamp, updatedAt: stamp };
+    const contact: StoredContact = { id: String(nextContactId++), properties: {}, createdAt: stamp, updatedAt: stamp };
+    setProperties(contact, values);
     contacts.set(contact.id, contact);
     return contact;
   };
@@ -270,7 +277,7 @@ export function createHubspotSimulator(options: HubspotSimulatorOptions = {}): H
     if (errors.length) return invalidProperties(c, errors);
     const other = clean.email ? byEmail(clean.email) : undefined;
     if (other && other.id !== contact.id) return error(c, 409, "CONFLICT", `Contact already exists. Existing ID: ${other.id}`);
-    Object.assign(contact.properties, clean);
+    setProperties(contact, clean);
     contact.updatedAt = new Date(now()).toISOString();
     return c.json(view(contact));
   });

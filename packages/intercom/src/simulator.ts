@@ -47,6 +47,11 @@ export function createIntercomSimulator(options: IntercomSimulatorOptions = {}):
   const errorList = (c: Context, status: number, code: string, message: string) =>
     c.json({ type: "error.list", request_id: requestId(), errors: [{ code, message }] }, status as 400);
 
+  // Lookups by id and by email (lower-cased) must not scan every contact on each request.
+  const byId = new Map<string, Contact>();
+  const byEmail = new Map<string, Contact[]>();
+  const withEmail = (email: string): Contact[] => byEmail.get(email.toLowerCase()) ?? [];
+
   function addContact(seed: IntercomContactSeed, lag = 0): Contact {
     const created = seed.created_at ?? now();
     const contact: Contact = {
@@ -64,6 +69,9 @@ export function createIntercomSimulator(options: IntercomSimulatorOptions = {}):
       contact.tags.push(tagId);
     }
     contacts.push(contact);
+    byId.set(contact.id, contact);
+    const key = contact.email.toLowerCase();
+    byEmail.set(key, [...(byEmail.get(key) ?? []), contact]);
     return contact;
   }
   for (const tag of options.tags ?? []) tags.set(tag.id, tag.name);
@@ -88,7 +96,6 @@ export function createIntercomSimulator(options: IntercomSimulatorOptions = {}):
     },
   });
   const tagJson = (id: string) => ({ type: "tag", id, name: tags.get(id)! });
-  const sameEmail = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
   const resolveTag = (id: string): boolean => {
     if (tags.has(id)) return true;
     if (options.strictTags) return false;
@@ -117,8 +124,7 @@ export function createIntercomSimulator(options: IntercomSimulatorOptions = {}):
       return errorList(c, 400, "parameter_invalid", "The simulator supports only { field: \"email\", operator: \"=\" } queries");
     }
     const email = query.value;
-    const found = contacts.filter((contact) => {
-      if (!sameEmail(contact.email, email)) return false;
+    const found = withEmail(email).filter((contact) => {
       if (contact.hiddenForSearches > 0) {
         contact.hiddenForSearches--;
         return false;
@@ -141,7 +147,7 @@ export function createIntercomSimulator(options: IntercomSimulatorOptions = {}):
     if (typeof email !== "string" || !email.includes("@")) {
       return errorList(c, 400, "parameter_invalid", "A valid email is required");
     }
-    const existing = contacts.find((contact) => contact.role === "user" && sameEmail(contact.email, email));
+    const existing = withEmail(email).find((contact) => contact.role === "user");
     if (role === "user" && existing) {
       return errorList(c, 409, "conflict", `A contact matching those details already exists with id=${existing.id}`);
     }
@@ -150,7 +156,7 @@ export function createIntercomSimulator(options: IntercomSimulatorOptions = {}):
   });
 
   app.post("/contacts/:id/tags", async (c) => {
-    const contact = contacts.find((candidate) => candidate.id === c.req.param("id"));
+    const contact = byId.get(c.req.param("id"));
     if (!contact) return errorList(c, 404, "not_found", "User Not Found");
     const body = await readJson(c);
     const tagId = body?.id;
@@ -162,7 +168,7 @@ export function createIntercomSimulator(options: IntercomSimulatorOptions = {}):
   });
 
   app.delete("/contacts/:id/tags/:tagId", (c) => {
-    const contact = contacts.find((candidate) => candidate.id === c.req.param("id"));
+    const contact = byId.get(c.req.param("id"));
     if (!contact) return errorList(c, 404, "not_found", "User Not Found");
     const tagId = c.req.param("tagId");
     if (!tags.has(tagId) || !contact.tags.includes(tagId)) return errorList(c, 404, "tag_not_found", "Tag not found");
@@ -181,11 +187,11 @@ export function createIntercomSimulator(options: IntercomSimulatorOptions = {}):
     }
     const contact =
       typeof body.id === "string"
-        ? contacts.find((candidate) => candidate.id === body.id)
+        ? byId.get(body.id)
         : typeof body.user_id === "string"
           ? contacts.find((candidate) => candidate.external_id === body.user_id)
           : typeof body.email === "string"
-            ? contacts.find((candidate) => candidate.role === "user" && sameEmail(candidate.email, body.email as string))
+            ? withEmail(body.email).find((candidate) => candidate.role === "user")
             : undefined;
     if (!body.id && !body.user_id && !body.email) {
       return errorList(c, 400, "parameter_not_found", "One of id, user_id or email is required");
