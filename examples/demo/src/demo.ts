@@ -5,13 +5,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { activecampaign, type ActiveCampaignSimulator } from "@meshwork/activecampaign";
-import type { Destination } from "@meshwork/destination-kit";
 import { createClient, type MeshworkClient } from "@meshwork/events";
 import { hubspot, type HubspotSimulator } from "@meshwork/hubspot";
 import { intercom, type IntercomSimulator } from "@meshwork/intercom";
 import { createEngine, sqliteStore, type Delivery, type Engine, type EngineOptions } from "@meshwork/rules";
 import { slack, type SlackSimulator } from "@meshwork/slack";
-import { createWebhookSimulator, webhook } from "@meshwork/webhook";
+import { webhook } from "@meshwork/webhook";
 import { connectionId, DESTINATION_NAMES, demoConfig, demoWorkspaces, IDS, RULE_SET, type DemoWorkspace, type DestinationType } from "./config.js";
 import { collectReport, formatReport, formatSnapshots, WIDTH, wrap, type WorkspaceReport } from "./report.js";
 import { ACTS, productionTraffic, stagingTraffic } from "./traffic.js";
@@ -52,7 +51,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const workspaces = demoWorkspaces();
   const engine = (options.createEngine ?? createEngine)({
     config: demoConfig(workspaces),
-    destinations: [hubspot(), activecampaign(), intercom(), slack(), verifyingWebhook(workspaces)],
+    destinations: [hubspot(), activecampaign(), intercom(), slack(), webhook()],
     store: sqliteStore({ path: join(dataDir, "meshwork.db") }),
     retry: { schedule, jitter: 0.1 },
   });
@@ -139,16 +138,6 @@ export async function settle(engine: Engine): Promise<void> {
     if (engine.stats().open === 0) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-/**
- * The webhook destination, with a sandbox that verifies signatures. `Destination.sandbox()` is
- * called once per sandbox connection, in configuration order, without the connection, so each
- * simulator is handed its workspace's secret in that order.
- */
-function verifyingWebhook(workspaces: DemoWorkspace[]): Destination {
-  const secrets = workspaces.map((w) => w.webhookSecret);
-  return { ...webhook(), sandbox: () => createWebhookSimulator({ secrets: secrets.shift() }) };
 }
 
 /** The sandbox mirrors what the real accounts hold: lists, tags and Slack channels the rules name. */

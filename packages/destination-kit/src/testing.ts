@@ -136,9 +136,11 @@ export function testDestination<TSimulator extends Simulator = Simulator>(
   fixture: ConformanceFixture<TSimulator>,
 ): void {
   const results: AttemptResult[] = [];
+  const connection = { id: "conformance", workspace: "conformance", type: destination.type, mode: "sandbox" as const };
+  const sandbox = () => destination.sandbox({ ...connection, credentials: fixture.credentials });
 
   async function attempt(actionId: string, fault?: Parameters<Simulator["inject"]>[0], timeoutMs?: number) {
-    const simulator = destination.sandbox() as TSimulator;
+    const simulator = sandbox() as TSimulator;
     await fixture.seed?.(simulator);
     if (fault) simulator.inject(fault);
     const actionCase = fixture.actions[actionId]!;
@@ -159,7 +161,7 @@ export function testDestination<TSimulator extends Simulator = Simulator>(
       event,
       ...(actionCase.mapped && { mapped: actionCase.mapped }),
       idempotencyKey: `del_conformance_${actionId}`,
-      connection: { id: "conformance", workspace: "conformance", type: destination.type, mode: "sandbox" },
+      connection,
       fetch: simulator.fetch,
       ...(timeoutMs !== undefined && { timeoutMs }),
     });
@@ -171,7 +173,7 @@ export function testDestination<TSimulator extends Simulator = Simulator>(
     it("declares a well-formed destination", () => {
       expect(destination.type).toMatch(/^[a-z][a-z0-9_-]*$/);
       expect(destination.rateLimit?.requests).toBeGreaterThan(0);
-      const simulator = destination.sandbox();
+      const simulator = sandbox();
       expect(simulator.type).toBe(destination.type);
       expect(Object.keys(fixture.actions).sort()).toEqual(Object.keys(destination.actions).sort());
       for (const action of Object.values(destination.actions)) expect(action.description).not.toBe("");

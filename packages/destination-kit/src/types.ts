@@ -53,6 +53,11 @@ export interface ConnectionInfo {
   mode: "live" | "sandbox";
 }
 
+/** The connection a sandbox simulator stands in for, with its credentials (parsed when they are valid). */
+export interface SandboxConnection<TCredentials = unknown> extends ConnectionInfo {
+  credentials: TCredentials;
+}
+
 /**
  * Per-connection values kept between attempts, such as a refreshed OAuth token.
  * Every string value is treated as a secret and redacted from attempt records.
@@ -230,8 +235,12 @@ export interface DestinationDefinition<
   /** Read the vendor's rate-limit headers. */
   rateLimitHeaders?: (headers: Headers) => RateLimitFeedback | undefined;
   actions: TActions;
-  /** A fresh in-memory simulator of the vendor's API for `mode: "sandbox"` connections. */
-  sandbox: () => Simulator;
+  /**
+   * A fresh in-memory simulator of the vendor's API for one `mode: "sandbox"` connection. The
+   * engine passes that connection, credentials included, so a simulator can check what the real
+   * API would (a webhook receiver verifies signatures with the connection's secret).
+   */
+  sandbox: (connection?: SandboxConnection<z.output<TCredentialsSchema>>) => Simulator;
   /**
    * The credential values that are secrets, redacted from attempt records (default: every string
    * in the credentials). Narrow it when credentials also hold plain settings, such as a method or

@@ -19,6 +19,23 @@ const ingest = (engine: Engine, events: unknown[]) => engine.ingest(events as ne
 const events = (n: number, extra: (i: number) => Record<string, unknown> = () => ({})) =>
   Array.from({ length: n }, (_, i) => pageCompleted(`evt_${String(i).padStart(3, "0")}`, { ...extra(i) }));
 
+describe("sandbox connections", () => {
+  it("build each simulator with its own connection and parsed credentials", async () => {
+    const given: unknown[] = [];
+    const base = acme();
+    const recording = { ...base, sandbox: (connection?: unknown) => (given.push(connection), base.sandbox()) };
+    const engine = createEngine({
+      config: config([acmeConnection("c1"), acmeConnection("c2", "beta-prod")], [noteRule("r1", "c1")]),
+      destinations: [recording],
+    });
+    engines.push(engine);
+    expect(given).toEqual([
+      { id: "c1", workspace: "acme-prod", type: "acme", mode: "sandbox", credentials: { token: "acme-secret-token" } },
+      { id: "c2", workspace: "beta-prod", type: "acme", mode: "sandbox", credentials: { token: "acme-secret-token" } },
+    ]);
+  });
+});
+
 describe("fan-out", () => {
   it("delivers to every matching connection in parallel; a hanging one does not hold up the others", async () => {
     const engine = createEngine({

@@ -10,6 +10,7 @@ import {
   type RateLimit,
   type RateLimitFeedback,
   type RequestHook,
+  type SandboxConnection,
   type Simulator,
 } from "@meshwork/destination-kit";
 import { randomBytes } from "node:crypto";
@@ -361,6 +362,12 @@ function attemptsController(): AbortController {
   return controller;
 }
 
+/** What a destination's `sandbox()` is told about the connection it simulates. */
+function sandboxConnection(config: { id: string; workspace: string; type: string; credentials?: unknown }, destination: Destination): SandboxConnection {
+  const parsed = destination.credentials.safeParse(config.credentials);
+  return { id: config.id, workspace: config.workspace, type: config.type, mode: "sandbox", credentials: parsed.success ? parsed.data : config.credentials };
+}
+
 const INTERRUPTED =
   "attempt interrupted: the engine stopped (crash, kill or abort) while it was in flight; it is tried again with the same idempotency key";
 
@@ -470,7 +477,7 @@ class RulesEngine implements Engine {
 
     for (const config of this.config.connections) {
       const destination = destinations.get(config.type)!;
-      const simulator = config.mode === "sandbox" ? destination.sandbox() : undefined;
+      const simulator = config.mode === "sandbox" ? destination.sandbox(sandboxConnection(config, destination)) : undefined;
       const breaker = resolveBreaker(options.breaker, config.breaker);
       const retry = resolveRetry(options.retry, config.retry);
       const rateLimit = config.rateLimit ?? destination.rateLimit;

@@ -253,6 +253,23 @@ describe("send_webhook: how the receiver's answer is classified", () => {
   });
 });
 
+describe("the sandbox", () => {
+  it("verifies signatures with the connection's own secrets", async () => {
+    const destination = webhook();
+    const credentials = { url: "https://hooks.northstar.io/meshwork", secrets: [VECTOR.secret] };
+    const simulator = destination.sandbox({ id: "acme-webhook", workspace: "acme-prod", type: "webhook", mode: "sandbox", credentials });
+    const result = await deliver(credentials, { fetch: simulator.fetch, now: Date.now });
+    expect(result, result.message).toMatchObject({ outcome: "delivered" });
+    expect(simulator.snapshot().deliveries[0]).toMatchObject({ verified: true });
+
+    // A connection whose secret is not the one the deliveries are signed with is refused.
+    const other = destination.sandbox({ id: "beta-webhook", workspace: "beta-prod", type: "webhook", mode: "sandbox", credentials: { ...credentials, secrets: [SECRET_B] } });
+    const refused = await deliver(credentials, { fetch: other.fetch, now: Date.now });
+    expect(refused).toMatchObject({ outcome: "auth_failed", status: 401 });
+    expect(other.snapshot().rejected[0]).toMatchObject({ code: "no_matching_signature" });
+  });
+});
+
 describe("send_webhook: attempt records", () => {
   it("never hold the URL, secrets, bearer token, basic credentials or custom header values", async () => {
     const secrets = [VECTOR.secret, SECRET_B];

@@ -142,7 +142,8 @@ export function webhook(options: WebhookOptions = {}): Destination<typeof webhoo
         perform,
       }),
     },
-    sandbox: () => createWebhookSimulator(),
+    // Verifies signatures with the connection's own secrets, as the real receiver would.
+    sandbox: (connection) => createWebhookSimulator(connection ? { secrets: connection.credentials.secrets } : {}),
   });
 }
 

@@ -36,9 +36,9 @@ export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookR
 
 /**
  * The webhook destination's sandbox simulator: a receiver reached through the simulator `fetch`,
- * with fault injection. With `secrets` it verifies signatures; without (the destination's default
- * sandbox, which cannot see the connection's secrets) it checks the headers are present and
- * records deliveries with `verified: null`.
+ * with fault injection. With `secrets` it verifies signatures (the destination's own sandbox passes
+ * the connection's secrets); without, it checks the headers are present and records deliveries
+ * with `verified: null`.
  *
  * @example
  * const simulator = createWebhookSimulator({ secrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"] });
