@@ -3,7 +3,7 @@ import { setupServer } from "msw/node";
 import { Webhook } from "standardwebhooks";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { deliver, event, NOW, SECRET_B, VECTOR } from "./__fixtures__/deliveries.js";
-import { signWebhook, WEBHOOK_CONCURRENCY, WEBHOOK_RATE_LIMIT, webhook } from "./index.js";
+import { signWebhook, WEBHOOK_CONCURRENCY, WEBHOOK_RATE_LIMIT, webhook, type WebhookSimulator } from "./index.js";
 
 const URL_ = "https://hooks.northstar.io/meshwork/inbound?source=meshwork";
 const base = { url: URL_, secrets: [VECTOR.secret] };
@@ -257,13 +257,15 @@ describe("the sandbox", () => {
   it("verifies signatures with the connection's own secrets", async () => {
     const destination = webhook();
     const credentials = { url: "https://hooks.northstar.io/meshwork", secrets: [VECTOR.secret] };
-    const simulator = destination.sandbox({ id: "acme-webhook", workspace: "acme-prod", type: "webhook", mode: "sandbox", credentials });
+    const sandbox = (id: string, workspace: string, secrets: string[]) =>
+      destination.sandbox({ id, workspace, type: "webhook", mode: "sandbox", credentials: destination.credentials.parse({ ...credentials, secrets }) }) as WebhookSimulator;
+    const simulator = sandbox("acme-webhook", "acme-prod", [VECTOR.secret]);
     const result = await deliver(credentials, { fetch: simulator.fetch, now: Date.now });
     expect(result, result.message).toMatchObject({ outcome: "delivered" });
     expect(simulator.snapshot().deliveries[0]).toMatchObject({ verified: true });
 
     // A connection whose secret is not the one the deliveries are signed with is refused.
-    const other = destination.sandbox({ id: "beta-webhook", workspace: "beta-prod", type: "webhook", mode: "sandbox", credentials: { ...credentials, secrets: [SECRET_B] } });
+    const other = sandbox("beta-webhook", "beta-prod", [SECRET_B]);
     const refused = await deliver(credentials, { fetch: other.fetch, now: Date.now });
     expect(refused).toMatchObject({ outcome: "auth_failed", status: 401 });
     expect(other.snapshot().rejected[0]).toMatchObject({ code: "no_matching_signature" });
