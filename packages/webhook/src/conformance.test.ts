@@ -18,7 +18,7 @@ testDestination<WebhookSimulator>(webhook(), {
         expect(verified.payload).toMatchObject({ id: "evt_conformance_send_webhook", type: "page.completed" });
         const { deliveries } = simulator.snapshot();
         expect(deliveries).toEqual([
-          expect.objectContaining({ id: "del_conformance_send_webhook", verified: null, received: 1 }),
+          expect.objectContaining({ id: "del_conformance_send_webhook", verified: true, received: 1 }),
         ]);
         expect(result.message).toBe("webhook del_conformance_send_webhook delivered to hooks.northstar.io (200)");
       },
