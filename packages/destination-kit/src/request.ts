@@ -46,7 +46,12 @@ export function createRequestClient(config: RequestClientConfig): RequestClient 
 
   return async function request<T>(path: string, options: RequestOptions = {}): Promise<HttpResponse<T>> {
     const method = options.method ?? "GET";
-    const headers = { accept: "application/json", ...config.headers, ...options.headers };
+    const headers: Record<string, string> = { accept: "application/json", ...config.headers, ...options.headers };
+    // Serialized once, here: the same text goes out and into the attempt record.
+    const body = isJsonBody(options.body) ? JSON.stringify(options.body) : options.body;
+    if (body !== options.body && !Object.keys(headers).some((name) => name.toLowerCase() === "content-type")) {
+      headers["content-type"] = "application/json";
+    }
     const timeoutMs = options.timeoutMs ?? config.timeoutMs;
     if (config.beforeRequest) await waitForTurn(config, method, path);
     const deadline = abortAfter(timeoutMs, config.signal);
@@ -55,7 +60,7 @@ export function createRequestClient(config: RequestClientConfig): RequestClient 
       method,
       url: config.redact(describeUrl(config.baseUrl, path, options.query)),
       headers: redactHeaders(headers, config.redact),
-      body: summarizeBody(options.body, config.redact),
+      body: summarizeBody(body, config.redact),
     };
 
     let response: Awaited<ReturnType<typeof $fetch.raw<string, "text">>>;
@@ -64,7 +69,7 @@ export function createRequestClient(config: RequestClientConfig): RequestClient 
         baseURL: config.baseUrl,
         method,
         query: options.query,
-        body: options.body as BodyInit,
+        body: body as BodyInit,
         headers,
         signal: deadline.signal,
         redirect: "manual",
@@ -258,6 +263,14 @@ function parseBody(text: string, headers: Headers): { value: unknown; json: bool
     }
   }
   return { value: text, json: false };
+}
+
+/** Plain objects and arrays go as JSON (what ofetch would serialize itself). */
+function isJsonBody(body: unknown): body is object {
+  if (Array.isArray(body)) return true;
+  if (body === null || typeof body !== "object") return false;
+  const proto = Object.getPrototypeOf(body) as unknown;
+  return proto === Object.prototype || proto === null;
 }
 
 function summarizeBody(body: unknown, redact: (text: string) => string): string | undefined {
