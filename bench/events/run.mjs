@@ -2,6 +2,7 @@
 //   node bench/events/run.mjs [--events=100000] [--runs=3] [--deadline=60000] [--only=meshwork,segment] [--no-build]
 // A sink process counts what arrives; each client runs alone in its own process, three times,
 // in a normal scenario and with the sink answering 503 to every third request.
+// SHOW_STDERR=1 passes the clients' stderr through (for debugging a client).
 import { execFileSync, fork } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -68,10 +69,10 @@ async function runOnce(lib, scenario) {
   await ask({ type: "reset", expected: N, failEvery: scenario.failEvery }, "reset");
   const child = fork(here("./client.mjs"), [JSON.stringify({ lib: lib.id, n: N, endpoint: url })], {
     cwd: here("."),
-    stdio: ["ignore", "ignore", "pipe", "ipc"],
+    stdio: ["ignore", "ignore", process.env.SHOW_STDERR ? "inherit" : "pipe", "ipc"],
   });
   let stderr = "";
-  child.stderr.on("data", (chunk) => (stderr = (stderr + chunk).slice(-2000)));
+  child.stderr?.on("data", (chunk) => (stderr = (stderr + chunk).slice(-2000)));
   const started = Date.now();
   const result = await new Promise((resolve) => {
     // At the deadline, ask for what the client measured so far, then stop it.

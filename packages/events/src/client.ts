@@ -406,7 +406,8 @@ export function createClient<Events extends { [K in keyof Events]: object } = Ev
     inFlight.delete(batch);
     kept -= batch.kept ?? 0;
     batch.kept = 0;
-    if (probe === batch) probe = undefined;
+    const probed = probe === batch;
+    if (probed) probe = undefined;
     if (batch.done || state === "closed") return;
     const now = Date.now();
     const current = batch.epoch === epoch;
@@ -420,6 +421,10 @@ export function createClient<Events extends { [K in keyof Events]: object } = Ev
         open = true;
         openUntil = Math.max(openUntil, now + retryAfter);
       }
+      // A probe tests the endpoint, not its batch: while the circuit is open its failure does not
+      // use up the batch's attempts, or a long outage would fail the oldest events (maxElapsedMs
+      // still bounds it).
+      if (probed) batch.attempts--;
       // Below the threshold the delay follows the endpoint's failure streak, not one batch's bad luck.
       requeue(batch, outcome.error, open ? 0 : now + backoff(Math.min(batch.attempts, streak || 1), baseDelayMs, maxDelayMs), now);
     } else {

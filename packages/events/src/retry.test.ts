@@ -255,6 +255,17 @@ describe("giving up", () => {
     expect(failed).toEqual(["retries_exhausted"]);
   });
 
+  it("does not count failed probes against a batch: an outage longer than maxAttempts loses nothing", async () => {
+    const sink = bulkSink(server);
+    sink.respond((request, index) => (index < 12 ? problem(503) : created(request)));
+    const client = make({ retry: { maxAttempts: 5, baseDelayMs: 1, maxDelayMs: 2 } });
+    const receipt = await client.emit({ event: "a", payload: {} });
+    expect(receipt.event).toBe("a");
+    // Three failures open the circuit; then probes alone until the endpoint answers.
+    expect(sink.received).toHaveLength(13);
+    expect(new Set(sink.received.map((r) => r.key)).size).toBe(1);
+  });
+
   it("stops once maxElapsedMs has passed since the first attempt", async () => {
     fakeTimers();
     vi.spyOn(Math, "random").mockReturnValue(1);
