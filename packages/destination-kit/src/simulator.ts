@@ -28,7 +28,7 @@ export function createSimulator<TSnapshot>(options: SimulatorOptions<TSnapshot>)
       method: request.method,
       url: request.url,
       headers: Object.fromEntries(request.headers),
-      body: typeof body === "string" ? body : await request.clone().text(),
+      body: typeof body === "string" ? body : body == null && !(input instanceof Request) ? "" : await request.clone().text(),
     };
     requests.push(recorded);
 
