@@ -20,7 +20,7 @@ export interface WorkerFlags extends DatabaseFlags {
 /** The database URL from the flag or the environment; a usage error (exit 2) when there is none. */
 export function databaseUrl(flags: DatabaseFlags, io: CliIO, command: string): string {
   const url = flags.databaseUrl ?? io.env.MESHWORK_DATABASE_URL ?? io.env.DATABASE_URL;
-  if (!url) throw new CliError(`${command} needs --database-url postgres://… (or MESHWORK_DATABASE_URL)`, 2);
+  if (!url) throw new CliError(`${command} needs --database-url postgres://… (or MESHWORK_DATABASE_URL, or DATABASE_URL)`, 2);
   return url;
 }
 

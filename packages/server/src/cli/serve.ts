@@ -31,6 +31,8 @@ function integer(value: string, flag: string, min: number, max: number): number 
 
 /** `meshwork serve`: listens until SIGTERM or SIGINT, then drains and answers exit code 0. */
 export async function serveCommand(flags: ServeFlags, io: CliIO): Promise<number> {
+  // Not DATABASE_URL, unlike `worker` and `migrate`: many platforms set it for the app's own
+  // database, and `serve` must not leave SQLite for it unasked.
   const databaseUrl = flags.databaseUrl ?? io.env.MESHWORK_DATABASE_URL;
   if (databaseUrl !== undefined && (flags.db !== undefined || flags.memory)) throw new CliError("--database-url cannot be combined with --db or --memory", 2);
   if (databaseUrl === undefined && (flags.schema !== undefined || flags.role !== undefined)) throw new CliError("--schema and --role need --database-url", 2);
