@@ -23,7 +23,7 @@ export function createSimulator<TSnapshot>(options: SimulatorOptions<TSnapshot>)
     const request =
       input instanceof Request || (body != null && typeof body !== "string")
         ? new Request(input, { ...init, signal: null })
-        : lightRequest(typeof input === "string" ? input : input.href, init?.method ?? "GET", new Headers(init?.headers), body ?? "");
+        : lightRequest(typeof input === "string" ? input : input.href, init?.method ?? "GET", headersOf(init?.headers), body ?? "");
     const recorded: SimulatedRequest = {
       method: request.method,
       url: request.url,
@@ -54,6 +54,9 @@ export function createSimulator<TSnapshot>(options: SimulatorOptions<TSnapshot>)
     snapshot: options.snapshot,
   };
 }
+
+/** ofetch already hands over a `Headers`: used as it is rather than copied. */
+const headersOf = (init: HeadersInit | undefined): Headers => (init instanceof Headers ? init : new Headers(init));
 
 /**
  * What a Hono app reads of a request (url, method, headers, body as text or JSON), without undici
