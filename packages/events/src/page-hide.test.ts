@@ -47,10 +47,19 @@ function recorder(options: { hold?: boolean } = {}) {
   const sent: Sent[] = [];
   const waiting: Array<() => void> = [];
   let hold = options.hold === true;
-  const fetch = async (_input: RequestInfo | URL, init?: RequestInit) => {
+  const fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
     const body = String(init!.body);
     const events = JSON.parse(body) as Sent["events"];
-    sent.push({ keepalive: init!.keepalive === true, key: new Headers(init!.headers).get("idempotency-key")!, events, bytes: new TextEncoder().encode(body).length });
+    const headers = new Headers(init!.headers);
+    const query = new URL(String(input)).searchParams;
+    if (init!.keepalive) {
+      // CORS-simple: nothing a browser would preflight at unload.
+      expect([...headers.keys()].sort()).toEqual(["accept", "content-type"]);
+      expect(headers.get("content-type")).toBe("text/plain;charset=UTF-8");
+      expect(query.get("publishable_key")).toBe(KEY);
+    }
+    const key = init!.keepalive ? query.get("idempotency_key")! : headers.get("idempotency-key")!;
+    sent.push({ keepalive: init!.keepalive === true, key, events, bytes: new TextEncoder().encode(body).length });
     if (hold) await new Promise<void>((resolve) => waiting.push(resolve));
     const records = events.map((e) => ({ id: e.id, event: "step.completed", type: "event" }));
     return new Response(JSON.stringify({ count: records.length, records }), { status: 201, headers: { "content-type": "application/json" } });

@@ -80,10 +80,19 @@ export function httpTransport(options: {
     Accept: "application/json",
     "X-Meshes-Publishable-Key": options.publishableKey,
   };
+  const query = `?publishable_key=${encodeURIComponent(options.publishableKey)}&idempotency_key=`;
   return {
-    send: (body, idempotencyKey, signal, keepalive) => post($fetch, url, body, { ...headers, "Idempotency-Key": idempotencyKey }, signal, keepalive),
+    send: (body, idempotencyKey, signal, keepalive) =>
+      keepalive
+        ? // A page going away: a CORS-simple request (no custom header, text/plain), because
+          // Chromium runs the preflight of a keepalive request at unload and then drops the request.
+          post($fetch, url + query + encodeURIComponent(idempotencyKey), body, KEEPALIVE_HEADERS, signal, true)
+        : post($fetch, url, body, { ...headers, "Idempotency-Key": idempotencyKey }, signal),
   };
 }
+
+/** Only CORS-safelisted headers: the key and the Idempotency-Key go in the query string. */
+const KEEPALIVE_HEADERS = { "Content-Type": "text/plain;charset=UTF-8", Accept: "application/json" };
 
 /** In-process mode: `engine.ingest(events, { publishableKey })`; a thrown error is retried unless it says `retryable: false`. */
 export function engineTransport(engine: EventsTransportTarget, publishableKey: string): Transport {

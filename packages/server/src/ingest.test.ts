@@ -227,6 +227,20 @@ describe("POST /api/v1/events/bulk", () => {
 describe("Idempotency-Key", () => {
   const bulk = [signup(1), signup(2), { event: "user.signup" }];
 
+  it("takes the key and the Idempotency-Key from the query string of a CORS-simple request (a page going away)", async () => {
+    server = await startServer();
+    const path = `/api/v1/events/bulk?publishable_key=${KEYS.acme}&idempotency_key=unload-0001`;
+    const headers = { "content-type": "text/plain;charset=UTF-8", origin: "https://app.northstar.io" };
+    const first = await post(server, path, [signup(1), signup(2)], headers);
+    expect(first.status).toBe(201);
+    const again = await post(server, path, [signup(1), signup(2)], headers);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    await server.engine.drain({ timeoutMs: 5000 });
+    expect(await allEvents(server)).toHaveLength(2);
+    const unknown = await post(server, "/api/v1/events/bulk?publishable_key=mw_pub_nobody", [signup(3)], headers);
+    expect(unknown.status).toBe(401);
+  });
+
   it("replays the original answer for the same key, stores nothing new and sends nothing twice", async () => {
     server = await startServer();
     const headers = ingestHeaders(KEYS.acme, { "idempotency-key": "batch-0001" });

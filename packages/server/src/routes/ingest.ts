@@ -75,7 +75,9 @@ export function registerIngest(app: Hono, ctx: ServerContext): void {
 
   const guard: MiddlewareHandler<{ Variables: Variables }> = async (c, next) => {
     if (ctx.isDraining()) throw httpError(503, "unavailable", "the server is shutting down; send the events again shortly", undefined, { "retry-after": "5", connection: "close" });
-    const publishableKey = c.req.header("x-meshes-publishable-key");
+    // The query-string form is what browsers send as a page goes away (a CORS-simple keepalive
+    // request: a custom header would need a preflight, which Chromium does not follow at unload).
+    const publishableKey = c.req.header("x-meshes-publishable-key") ?? c.req.query("publishable_key");
     if (!publishableKey) throw httpError(401, "unauthorized", "missing X-Meshes-Publishable-Key header (the workspace's publishable key)", "X-Meshes-Publishable-Key");
     const workspace = engine.workspaceOf(publishableKey);
     if (workspace === undefined) throw httpError(401, "unauthorized", "unknown publishable key: it names no workspace of this server", "X-Meshes-Publishable-Key");
@@ -135,7 +137,7 @@ export function registerIngest(app: Hono, ctx: ServerContext): void {
       events = [body];
     }
 
-    const key = ctx.idempotency ? c.req.header("idempotency-key") : undefined;
+    const key = ctx.idempotency ? (c.req.header("idempotency-key") ?? c.req.query("idempotency_key")) : undefined;
     let answer: Answer;
     let replayed = false;
     if (key === undefined) {
