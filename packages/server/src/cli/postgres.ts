@@ -1,9 +1,10 @@
 import { migrate, postgresStore, type PostgresStore } from "@meshwork/postgres";
-import { createEngine, MeshworkConfigError, MeshworkRulesError } from "@meshwork/rules";
+import { createEngine, MeshworkRulesError } from "@meshwork/rules";
 import { loadConfigFile } from "../config-file.js";
 import { resolveDestinations } from "../destinations.js";
 import { createLogger } from "../logger.js";
 import { CliError, type CliIO } from "./io.js";
+import { printStartError, runUntilSignal } from "./lifecycle.js";
 
 /** Flags naming the Postgres database: `--database-url` (env `MESHWORK_DATABASE_URL`, then `DATABASE_URL`) and `--schema`. */
 export interface DatabaseFlags {
@@ -52,7 +53,7 @@ export async function workerCommand(flags: WorkerFlags, io: CliIO): Promise<numb
   try {
     loaded = await loadConfigFile(flags.config);
   } catch (error) {
-    return printError(error, flags.config, io);
+    return printStartError(error, flags.config, io);
   }
   const log = createLogger({ level: flags.logLevel ?? loaded.server?.logLevel ?? "info" });
   let engine;
@@ -69,36 +70,12 @@ export async function workerCommand(flags: WorkerFlags, io: CliIO): Promise<numb
     await engine.start();
   } catch (error) {
     await store.close().catch(() => {});
-    return printError(error, loaded.path, io);
+    return printStartError(error, loaded.path, io);
   }
   log.info({ schema: store.schema, connections: engine.config.connections.length, rules: engine.config.rules.length }, "worker started");
-  const onSignal = io.onSignal ?? ((signal, handler) => process.once(signal, handler));
   const running = engine;
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = () => {
-      if (stopping) return;
-      stopping = true;
-      log.info("worker stopping: finishing attempts in flight, releasing the rest");
-      running.stop().then(
-        () => resolve(0),
-        (error: unknown) => {
-          io.stderr(`meshwork: shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`);
-          resolve(1);
-        },
-      );
-    };
-    onSignal("SIGTERM", stop);
-    onSignal("SIGINT", stop);
+  return runUntilSignal(io, () => {
+    log.info("worker stopping: finishing attempts in flight, releasing the rest");
+    return running.stop();
   });
-}
-
-function printError(error: unknown, path: string, io: CliIO): number {
-  if (MeshworkConfigError.isInstance(error)) {
-    io.stderr(`meshwork: ${path} is not a valid config (${error.problems.length} problem${error.problems.length === 1 ? "" : "s"}); run \`meshwork validate --config ${path}\`\n`);
-    for (const p of error.problems) io.stderr(`  ${p.path}: ${p.message}\n`);
-    return 1;
-  }
-  io.stderr(`meshwork: ${error instanceof Error ? error.message : String(error)}\n`);
-  return 1;
 }

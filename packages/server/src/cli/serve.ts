@@ -1,10 +1,9 @@
-import { MeshworkConfigError } from "@meshwork/rules";
 import { loadConfigFile } from "../config-file.js";
-import { MeshworkServerError } from "../errors.js";
 import { createServer } from "../server.js";
 import { postgresFromFlags } from "./postgres.js";
 import type { MeshworkServer, RateLimitOptions } from "../types.js";
 import { CliError, type CliIO } from "./io.js";
+import { printStartError, runUntilSignal } from "./lifecycle.js";
 
 /** Flags of `meshwork serve`. */
 export interface ServeFlags {
@@ -40,7 +39,7 @@ export async function serveCommand(flags: ServeFlags, io: CliIO): Promise<number
   try {
     loaded = await loadConfigFile(flags.config);
   } catch (error) {
-    return printLoadError(error, flags.config, io);
+    return printStartError(error, flags.config, io);
   }
   const file = loaded.server ?? {};
   const port = flags.port !== undefined ? integer(flags.port, "--port", 0, 65535) : (file.port ?? 8787);
@@ -74,39 +73,8 @@ export async function serveCommand(flags: ServeFlags, io: CliIO): Promise<number
     });
     await server.listen({ port, host });
   } catch (error) {
-    return printLoadError(error, loaded.path, io);
+    return printStartError(error, loaded.path, io);
   }
 
-  const onSignal = io.onSignal ?? ((signal, handler) => process.once(signal, handler));
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = () => {
-      if (stopping) return;
-      stopping = true;
-      server.close().then(
-        () => resolve(0),
-        (error: unknown) => {
-          io.stderr(`meshwork: shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`);
-          resolve(1);
-        },
-      );
-    };
-    onSignal("SIGTERM", stop);
-    onSignal("SIGINT", stop);
-  });
-}
-
-function printLoadError(error: unknown, path: string, io: CliIO): number {
-  if (MeshworkConfigError.isInstance(error)) {
-    io.stderr(`meshwork: ${path} is not a valid config (${error.problems.length} problem${error.problems.length === 1 ? "" : "s"}); run \`meshwork validate --config ${path}\`\n`);
-    for (const p of error.problems) io.stderr(`  ${p.path}: ${p.message}\n`);
-    return 1;
-  }
-  const code = (error as { code?: unknown }).code;
-  if (code === "EADDRINUSE") {
-    io.stderr(`meshwork: the port is already in use (${(error as Error).message})\n`);
-    return 1;
-  }
-  io.stderr(`meshwork: ${MeshworkServerError.isInstance(error) || error instanceof Error ? error.message : String(error)}\n`);
-  return 1;
+  return runUntilSignal(io, () => server.close());
 }
