@@ -17,6 +17,13 @@ function withApi(command: Command): Command {
     .option("--json", "print the API's JSON answer");
 }
 
+/** Adds the Postgres flags of `worker` and `migrate` (`--database-url`, `--schema`). */
+function withDatabase(command: Command): Command {
+  return command
+    .option("--database-url <url>", "the Postgres database (env MESHWORK_DATABASE_URL, then DATABASE_URL)")
+    .option("--schema <name>", "the Postgres schema (default meshwork)");
+}
+
 /**
  * The `meshwork` command tree. Each action stores its exit code in `result.code`; `serve` resolves
  * only after a signal drained the server; `worker` (Postgres) after a signal stopped its engine.
@@ -47,22 +54,18 @@ export function createProgram(io: CliIO, result: { code: number }): Command {
       result.code = await serveCommand(flags, io);
     });
 
-  program
-    .command("worker")
-    .description("deliver from the shared Postgres queue (no HTTP); run as many as you need")
-    .option("-c, --config <path>", "config file (.ts, .js or .json)", "meshwork.config.ts")
-    .option("--database-url <url>", "the Postgres database (env MESHWORK_DATABASE_URL, then DATABASE_URL)")
-    .option("--schema <name>", "the Postgres schema (default meshwork)")
+  withDatabase(
+    program
+      .command("worker")
+      .description("deliver from the shared Postgres queue (no HTTP); run as many as you need")
+      .option("-c, --config <path>", "config file (.ts, .js or .json)", "meshwork.config.ts"),
+  )
     .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error", "fatal", "silent"]))
     .action(async (flags: WorkerFlags) => {
       result.code = await workerCommand(flags, io);
     });
 
-  program
-    .command("migrate")
-    .description("create or upgrade the Postgres schema, then exit")
-    .option("--database-url <url>", "the Postgres database (env MESHWORK_DATABASE_URL, then DATABASE_URL)")
-    .option("--schema <name>", "the Postgres schema (default meshwork)")
+  withDatabase(program.command("migrate").description("create or upgrade the Postgres schema, then exit"))
     .action(async (flags: DatabaseFlags) => {
       result.code = await migrateCommand(flags, io);
     });
