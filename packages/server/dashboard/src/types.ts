@@ -1,17 +1,10 @@
 // The shapes the dashboard reads from the management API (see docs/dashboard.md).
 
-export type EventStatus = "pending" | "processing" | "completed" | "failed" | "canceled";
-export type DeliveryStatus = "pending" | "processing" | "retrying" | "completed" | "failed" | "canceled";
-export type Outcome =
-  | "delivered"
-  | "rejected_client_error"
-  | "rejected_server_error"
-  | "rate_limited"
-  | "auth_failed"
-  | "timeout"
-  | "network_error"
-  | "mapping_error"
-  | "internal_error";
+// The status and outcome names are the engine's own (type-only imports: nothing is bundled).
+import type { Outcome } from "@meshwork/destination-kit";
+import type { DeliveryStatus, EventStatus } from "@meshwork/rules";
+
+export type { DeliveryStatus, EventStatus, Outcome };
 
 export interface Workspace {
   id: string;
