@@ -1,6 +1,7 @@
 import type { Delivery, EventDetail, EventListQuery, EventStatus, ReplayQuery, RuleConfig } from "@meshwork/rules";
 import type { Context, Hono, MiddlewareHandler } from "hono";
 import type { Principal } from "../auth.js";
+import { OUTCOMES } from "../dashboard-stats.js";
 import { httpError, isObject, limitBody, parseJson, parseTime } from "../http.js";
 import type { ServerContext } from "./context.js";
 
@@ -8,17 +9,6 @@ type Env = { Variables: { principal: Principal } };
 
 const EVENT_STATUSES: readonly EventStatus[] = ["pending", "processing", "completed", "failed", "canceled"];
 const REPLAY_STATUSES = ["failed", "canceled", "completed"] as const;
-const OUTCOMES = [
-  "delivered",
-  "rejected_client_error",
-  "rejected_server_error",
-  "rate_limited",
-  "auth_failed",
-  "timeout",
-  "network_error",
-  "mapping_error",
-  "internal_error",
-] as const;
 const MAX_FILTER_LENGTH = 256;
 
 /** A delivery as Meshes' `rule_events` shows it (`rule` beside our `rule_id`). */
