@@ -371,6 +371,25 @@ function sandboxConnection(config: { id: string; workspace: string; type: string
 const INTERRUPTED =
   "attempt interrupted: the engine stopped (crash, kill or abort) while it was in flight; it is tried again with the same idempotency key";
 
+/** The record of an attempt that was in flight when its engine died: it is tried again, this one stays on record. */
+function interruptedAttempt(row: DeliveryRow, attempt: number, now: number): AttemptRow {
+  return {
+    delivery_id: row.id,
+    workspace: row.workspace,
+    event_id: row.event_id,
+    rule_id: row.rule_id,
+    attempt,
+    started_at: row.updated_at,
+    duration_ms: Math.max(0, now - row.updated_at),
+    status: null,
+    outcome: "internal_error",
+    retryable: true,
+    message: INTERRUPTED,
+    exchanges: [],
+    notes: [],
+  };
+}
+
 /**
  * Creates the rules engine: it matches ingested events against each workspace's rules and
  * delivers them to the connections in parallel, with per-connection concurrency, rate limits
@@ -598,21 +617,7 @@ class RulesEngine implements Engine {
       const live = this.makeLive(row, ctx, rule);
       if (row.status === "processing") {
         // At-least-once: we cannot know whether the destination got it, so it goes again now.
-        this.markDirty(live, {
-          delivery_id: row.id,
-          workspace: row.workspace,
-          event_id: row.event_id,
-          rule_id: row.rule_id,
-          attempt: row.attempt_count,
-          started_at: row.updated_at,
-          duration_ms: Math.max(0, now - row.updated_at),
-          status: null,
-          outcome: "internal_error",
-          retryable: true,
-          message: INTERRUPTED,
-          exchanges: [],
-          notes: [],
-        });
+        this.markDirty(live, interruptedAttempt(row, row.attempt_count, now));
         row.status = "retrying";
         row.last_outcome = "internal_error";
         row.last_error = INTERRUPTED;
@@ -1400,21 +1405,7 @@ class RulesEngine implements Engine {
       live.claimed = interrupted || row.attempt_count - 1 > row.round_start ? "retrying" : "pending";
       if (interrupted) {
         // At-least-once: the destination may have got it, so it goes again, the lost attempt on record.
-        this.markDirty(live, {
-          delivery_id: row.id,
-          workspace: row.workspace,
-          event_id: row.event_id,
-          rule_id: row.rule_id,
-          attempt: row.attempt_count - 1,
-          started_at: row.updated_at,
-          duration_ms: Math.max(0, now - row.updated_at),
-          status: null,
-          outcome: "internal_error",
-          retryable: true,
-          message: INTERRUPTED,
-          exchanges: [],
-          notes: [],
-        });
+        this.markDirty(live, interruptedAttempt(row, row.attempt_count - 1, now));
         row.last_outcome = "internal_error";
         row.last_error = INTERRUPTED;
       }
