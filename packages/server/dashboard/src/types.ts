@@ -1,10 +1,10 @@
 // The shapes the dashboard reads from the management API (see docs/dashboard.md).
 
-// The status and outcome names are the engine's own (type-only imports: nothing is bundled).
-import type { Outcome } from "@meshwork/destination-kit";
-import type { DeliveryStatus, EventStatus } from "@meshwork/rules";
+// Shapes the engine already defines are imported (type-only: nothing is bundled).
+import type { HttpSummary, Outcome } from "@meshwork/destination-kit";
+import type { Attempt, DeliveryStatus, EventStatus } from "@meshwork/rules";
 
-export type { DeliveryStatus, EventStatus, Outcome };
+export type { Attempt, DeliveryStatus, EventStatus, HttpSummary, Outcome };
 
 export interface Workspace {
   id: string;
@@ -58,26 +58,6 @@ export interface EventDetail extends Omit<EventRecord, "deliveries"> {
   created_by?: string;
   rule_events: RuleEvent[];
   payload?: Record<string, unknown>;
-}
-
-export interface HttpSummary {
-  method?: string;
-  url?: string;
-  status?: number;
-  headers: Record<string, string>;
-  body?: string;
-}
-
-export interface Attempt {
-  attempt: number;
-  started_at: string;
-  duration_ms: number;
-  status: number | null;
-  outcome: Outcome;
-  retryable: boolean;
-  message: string;
-  exchanges: Array<{ request: HttpSummary; response?: HttpSummary; durationMs: number }>;
-  notes: string[];
 }
 
 export interface ConnectionHealth {
