@@ -61,6 +61,21 @@ describe("nodeFetch", () => {
     expect(await response.json()).toMatchObject({ count: 1, records: [{ id: "e1" }] });
   });
 
+  it("reads headers by any case, a repeated one joined as fetch joins it", async () => {
+    answer = (_request, response) => {
+      response.setHeader("Retry-After", "7");
+      response.setHeader("X-Multi", ["a", "b"]);
+      response.writeHead(503).end("{}");
+    };
+    const response = await nodeFetch(`${base}/x`);
+    expect(response.headers.get("retry-after")).toBe("7");
+    expect(response.headers.get("RETRY-AFTER")).toBe("7");
+    expect(response.headers.get("x-multi")).toBe("a, b");
+    expect(response.headers.has("x-missing")).toBe(false);
+    expect(response.headers.get("x-missing")).toBeNull();
+    expect(await response.text()).toBe("{}");
+  });
+
   it("keeps one connection alive across requests", async () => {
     for (let i = 0; i < 5; i++) await (await nodeFetch(`${base}/x`, { method: "POST", body: "[]" })).text();
     expect(seen.map((s) => s.socket)).toEqual([1, 1, 1, 1, 1]);
@@ -103,6 +118,27 @@ describe("the Node entry", () => {
     expect(seen[0]!.headers["x-meshes-publishable-key"]).toBe("mw_pub_k");
     expect(seen[0]!.headers["idempotency-key"]).toMatch(/^[0-9a-f-]{36}$/);
     expect(receipts.map((r) => r.event)).toEqual(["page.completed", "page.completed", "page.completed", "page.completed"]);
+  });
+
+  it("honours Retry-After and keeps a 207's failed record for the next request", async () => {
+    const answers: Array<(request: Seen, response: ServerResponse) => void> = [
+      (_request, response) => response.writeHead(429, { "retry-after": "1", "content-type": "application/json" }).end('{"message":"slow down"}'),
+      (request, response) => {
+        const [first] = JSON.parse(request.body) as Array<{ id: string; event: string }>;
+        response.writeHead(207, { "content-type": "application/json" });
+        response.end(JSON.stringify({ count: 1, error_count: 1, records: [{ id: first!.id, event: first!.event }, { message: "busy", error: "unavailable" }] }));
+      },
+    ];
+    const fallback = answer;
+    answer = (request, response) => (answers.shift() ?? fallback)(request, response);
+    const client = createClient({ publishableKey: "mw_pub_k", endpoint: base, flushAt: 2, retry: { baseDelayMs: 1 } });
+    const started = Date.now();
+    const receipts = await Promise.all([1, 2].map((n) => client.emit({ event: "page.completed", payload: { n } })));
+    await client.close();
+    expect(seen.map((s) => (JSON.parse(s.body) as unknown[]).length)).toEqual([2, 2, 1]);
+    expect(JSON.parse(seen[2]!.body)[0].payload).toEqual({ n: 2 });
+    expect(receipts.map((r) => r.id)).toEqual(JSON.parse(seen[0]!.body).map((e: { id: string }) => e.id));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
   });
 
   it("uses a replaced global fetch (a test's stub) instead of node:http", async () => {

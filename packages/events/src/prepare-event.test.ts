@@ -70,6 +70,29 @@ describe("validation", () => {
     expect(validationError(() => prepareEvent(multibyte, { maxPayloadBytes: 10_000 })).message).toContain(`${bytes} bytes`);
   });
 
+  it("counts the payload's own bytes against the limit, whatever the id, resource and event name around it", () => {
+    const payload = { text: "é€😀 ".repeat(50) };
+    const limit = Buffer.byteLength(JSON.stringify(payload));
+    const shapes = [
+      { event: "a", payload },
+      { event: "ünïcode.event", payload },
+      { id: "ïd-€", event: "a", resource: "réssource", resource_id: "😀-1", payload },
+      { event: "a", resource_id: "r1", payload },
+    ];
+    for (const shape of shapes) {
+      const prepared = prepareEvent(shape, { maxPayloadBytes: limit });
+      expect(prepared.bytes).toBe(Buffer.byteLength(prepared.body));
+      expect(JSON.parse(prepared.body)).toEqual({ id: prepared.id, ...shape });
+      expect(validationError(() => prepareEvent(shape, { maxPayloadBytes: limit - 1 })).message).toContain(`${limit} bytes`);
+    }
+  });
+
+  it("keeps a generated id apart from the body it was sliced from", () => {
+    const { id, body } = prepareEvent({ event: "a", payload: {} }, options);
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(JSON.parse(body)).toEqual({ id, event: "a", payload: {} });
+  });
+
   it("accepts what JSON accepts, dropping undefined as JSON does", () => {
     const { body } = prepareEvent(
       { id: "e1", event: "a", payload: { list: [1, undefined, "x"], nothing: undefined, when: new Date(0), nested: { ok: true } } },
@@ -82,7 +105,8 @@ describe("validation", () => {
   });
 
   it("measures UTF-8 bytes", () => {
-    for (const text of ["plain", "é", "€", "😀", "mixed é€😀 text"]) expect(byteLength(text)).toBe(Buffer.byteLength(text));
+    const long = "é€😀 x".repeat(40_000); // longer than the encoder's reused buffer
+    for (const text of ["", "plain", "é", "€", "😀", "mixed é€😀 text", long]) expect(byteLength(text)).toBe(Buffer.byteLength(text));
   });
 
   it("throws from emit without queueing anything or opening a request", async () => {

@@ -14,22 +14,14 @@ export interface PrepareOptions {
   schemas?: Record<string, StandardSchemaV1 | undefined> | undefined;
 }
 
-const NON_ASCII = /[\u0080-\uffff]/;
+const encoder = new TextEncoder();
+let scratch: Uint8Array | undefined;
 
-/** UTF-8 length of a string; JSON.stringify output never holds lone surrogates. */
+/** UTF-8 length of a string, counted by the platform's encoder into a reused buffer. */
 export function byteLength(text: string): number {
-  if (!NON_ASCII.test(text)) return text.length;
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c < 0xdc00) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
+  scratch ??= new Uint8Array(64 * 1024);
+  const { read, written } = encoder.encodeInto(text, scratch);
+  return read === text.length ? written : encoder.encode(text).length;
 }
 
 const invalid = (field: string, code: string, message: string, cause?: unknown) =>
@@ -121,8 +113,11 @@ function hasOpaque(value: object, depth: number): boolean {
   return false;
 }
 
-// Event names repeat: their JSON fragment is made once.
-const names = new Map<string, [fragment: string, bytes: number]>();
+// Event names repeat: the size of their JSON fragment is computed once.
+const names = new Map<string, number>();
+
+/** Bytes of one `,"key":value` member of the serialized event. */
+const memberBytes = (key: string, value: string) => key.length + 4 + byteLength(JSON.stringify(value));
 
 /** Validates an event and serializes it once; throws `MeshworkValidationError` naming the field. */
 export function prepareEvent(input: unknown, options: PrepareOptions): PreparedEvent {
@@ -145,16 +140,28 @@ export function prepareEvent(input: unknown, options: PrepareOptions): PreparedE
   const schema = options.schemas?.[event];
   if (schema) payload = checkSchema(schema, payload);
   if (!isPlainObject(payload)) throw invalid("payload", "invalid_payload", "`payload` must be a plain object");
-  // JSON.stringify finds cycles and BigInts itself; the slower walk only runs to name the field.
-  let json: string | undefined;
+  // One JSON.stringify makes the whole body (undefined members are left out); it finds cycles
+  // and BigInts itself, and the slower walk only runs to name the field.
+  const id = given ?? uuidv7();
+  let body: string;
   try {
-    json = JSON.stringify(payload);
+    body = JSON.stringify({ id, event, resource, resource_id, payload });
   } catch (error) {
     assertJson(payload, ["payload"], []);
     throw invalid("payload", "non_json_value", "cannot be serialized as JSON", error);
   }
   if (hasOpaque(payload, 0)) assertJson(payload, ["payload"], []);
-  const payloadBytes = NON_ASCII.test(json) ? byteLength(json) : json.length;
+  const bytes = byteLength(body);
+  let eventBytes = names.get(event);
+  if (eventBytes === undefined) {
+    eventBytes = memberBytes("event", event);
+    if (names.size < 1000) names.set(event, eventBytes);
+  }
+  // `{"id":…` + the members + `,"payload":` + `}` around the payload.
+  let envelope = 6 + (given === undefined ? 38 : byteLength(JSON.stringify(id))) + eventBytes + 12;
+  if (resource !== undefined) envelope += memberBytes("resource", resource);
+  if (resource_id !== undefined) envelope += memberBytes("resource_id", resource_id);
+  const payloadBytes = bytes - envelope;
   if (payloadBytes > options.maxPayloadBytes) {
     throw invalid(
       "payload",
@@ -162,21 +169,6 @@ export function prepareEvent(input: unknown, options: PrepareOptions): PreparedE
       `${payloadBytes} bytes serialized, over the limit of ${options.maxPayloadBytes}`,
     );
   }
-  let name = names.get(event);
-  if (name === undefined) {
-    const fragment = `,"event":${JSON.stringify(event)}`;
-    name = [fragment, byteLength(fragment)];
-    if (names.size < 1000) names.set(event, name);
-  }
-  if (given === undefined && resource === undefined && resource_id === undefined) {
-    // One flat string per queued event, its id a slice of it: fewer objects for the GC to move.
-    const body = ['{"id":"', uuidv7(), '"', name[0], ',"payload":', json, "}"].join("");
-    return { id: body.slice(7, 43), body, bytes: 56 + name[1] + payloadBytes };
-  }
-  const id = given ?? uuidv7();
-  let head = `{"id":${JSON.stringify(id)}${name[0]}`;
-  if (resource !== undefined) head += `,"resource":${JSON.stringify(resource)}`;
-  if (resource_id !== undefined) head += `,"resource_id":${JSON.stringify(resource_id)}`;
-  head += ',"payload":';
-  return { id, body: [head, json, "}"].join(""), bytes: byteLength(head) + payloadBytes + 1 };
+  // A generated id is a slice of the body: one string fewer per queued event.
+  return { id: given ?? body.slice(7, 43), body, bytes };
 }
