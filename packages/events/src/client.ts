@@ -1,5 +1,5 @@
 import { MeshworkDeliveryError, MeshworkError, MeshworkValidationError } from "./errors.js";
-import { byteLength, isPlainObject, prepareEvent } from "./prepare-event.js";
+import { byteLength, idOf, isPlainObject, prepareEvent } from "./prepare-event.js";
 import { backoff, isFailedRecord, isRetryableRecord, type SendOutcome } from "./retry.js";
 import { engineTransport, httpTransport, type Transport } from "./transport.js";
 import type {
@@ -16,14 +16,15 @@ import type {
 import { uuidv7 } from "./uuid.js";
 
 interface Entry {
-  id: string;
+  /** Only when the caller gave it (see `idOf`). */
+  id?: string | undefined;
   body: string;
   bytes: number;
   /** Emit order; events recovered from a durable queue get negative numbers so they sort first. */
   seq: number;
   promise?: Promise<StoredEvent>;
-  resolve?: (receipt: StoredEvent) => void;
-  reject?: (error: MeshworkError) => void;
+  /** Settles `promise`, a rejection included (given a rejected promise): one function kept per event, not two. */
+  resolve?: (receipt: StoredEvent | Promise<never>) => void;
 }
 
 interface Batch {
@@ -53,6 +54,12 @@ interface Waiter {
 type Listener = (event: never) => void;
 
 const noop = () => {};
+
+// `new Promise(capture)` hands its resolver over without allocating a closure per `emit`.
+let captured: Entry["resolve"];
+const capture = (resolve: NonNullable<Entry["resolve"]>) => {
+  captured = resolve;
+};
 
 /** Failed requests in a row that open the circuit. */
 const CIRCUIT_THRESHOLD = 3;
@@ -185,13 +192,16 @@ export function createClient<Events extends { [K in keyof Events]: object } = Ev
   function release(entry: Entry): void {
     held--;
     heldBytes -= entry.bytes;
-    if (queue) removals.push(entry.id);
+    if (queue) removals.push(idOf(entry));
   }
 
   /** Rejects an event's promise, marking it handled first so an un-awaited emit never surfaces. */
   function rejectEntry(entry: Entry, error: MeshworkError): void {
-    entry.promise?.catch(noop);
-    entry.reject?.(error);
+    if (!entry.resolve) return;
+    entry.promise!.catch(noop);
+    const rejected = Promise.reject(error);
+    rejected.catch(noop);
+    entry.resolve(rejected);
   }
 
   function deliver(entry: Entry, receipt: StoredEvent): void {
@@ -299,7 +309,7 @@ export function createClient<Events extends { [K in keyof Events]: object } = Ev
     batch.notBefore = notBefore;
     insertRetry(batch);
     fire("retry", () => ({
-      ids: batch.entries.map((entry) => entry.id),
+      ids: batch.entries.map(idOf),
       attempt: batch.attempts,
       delayMs: Math.max(0, Math.max(notBefore, open ? openUntil : 0) - now),
       error,
@@ -451,7 +461,7 @@ export function createClient<Events extends { [K in keyof Events]: object } = Ev
           const record = records?.[i];
           if (record === undefined || record === null) {
             if (outcome.status === 207) again.push(entry);
-            else deliver(entry, { id: entry.id, event: parse(entry).event });
+            else deliver(entry, { id: idOf(entry), event: parse(entry).event });
           } else if (!isFailedRecord(record)) {
             deliver(entry, record as StoredEvent);
           } else if (isRetryableRecord(record as FailedRecord)) {
@@ -555,7 +565,8 @@ export function createClient<Events extends { [K in keyof Events]: object } = Ev
     if (state !== "open") {
       throw new MeshworkError("the client is closed: emit() cannot be called after close()", { code: "client_closed" });
     }
-    const { id, body, bytes } = prepareEvent(input, prepareOptions);
+    const prepared = prepareEvent(input, prepareOptions);
+    const { id, body, bytes } = prepared;
     if (bytes + 2 > maxBatchBytes) {
       throw new MeshworkValidationError("payload", "payload_too_large", `the event is ${bytes} bytes serialized, over maxBatchBytes (${maxBatchBytes})`);
     }
@@ -579,18 +590,14 @@ export function createClient<Events extends { [K in keyof Events]: object } = Ev
     }
     if (queue) {
       try {
-        queue.add({ id, body });
+        queue.add({ id: idOf(prepared), body });
       } catch (cause) {
         throw new MeshworkError(`the durable queue could not store the event: ${String(cause)}`, { code: "queue_error", retryable: true, cause });
       }
     }
-    const entry: Entry = { id, body, bytes, seq: ++seq, promise: undefined, resolve: undefined, reject: undefined };
-    const promise = new Promise<StoredEvent>((resolve, reject) => {
-      entry.resolve = resolve;
-      entry.reject = reject;
-    });
     // Marked handled only when it rejects (see rejectEntry): a catch branch per emit costs GC time.
-    entry.promise = promise;
+    const promise = new Promise<StoredEvent>(capture);
+    const entry: Entry = { id, body, bytes, seq: ++seq, promise, resolve: captured };
     push(entry);
     if (count() >= flushAt || bufBytes + count() >= maxBatchBytes) schedule();
     flushTimer ??= unref(

@@ -2,7 +2,7 @@ import { createRequire } from "node:module";
 import { setupServer } from "msw/node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createClient, MeshworkError, MeshworkValidationError, type StandardSchemaV1 } from "./index.js";
-import { byteLength, prepareEvent } from "./prepare-event.js";
+import { byteLength, idOf, prepareEvent } from "./prepare-event.js";
 import { bulkSink, ENDPOINT, KEY } from "./__fixtures__/sink.js";
 
 const server = setupServer();
@@ -82,13 +82,17 @@ describe("validation", () => {
     for (const shape of shapes) {
       const prepared = prepareEvent(shape, { maxPayloadBytes: limit });
       expect(prepared.bytes).toBe(Buffer.byteLength(prepared.body));
-      expect(JSON.parse(prepared.body)).toEqual({ id: prepared.id, ...shape });
+      expect(JSON.parse(prepared.body)).toEqual({ id: idOf(prepared), ...shape });
       expect(validationError(() => prepareEvent(shape, { maxPayloadBytes: limit - 1 })).message).toContain(`${limit} bytes`);
     }
   });
 
-  it("keeps a generated id apart from the body it was sliced from", () => {
-    const { id, body } = prepareEvent({ event: "a", payload: {} }, options);
+  it("reads a generated id from the body, and keeps a given one", () => {
+    const prepared = prepareEvent({ event: "a", payload: {} }, options);
+    const { body } = prepared;
+    const id = idOf(prepared);
+    expect(prepared.id).toBeUndefined();
+    expect(idOf(prepareEvent({ id: "given-1", event: "a", payload: {} }, options))).toBe("given-1");
     expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(JSON.parse(body)).toEqual({ id, event: "a", payload: {} });
   });

@@ -4,10 +4,14 @@ import { uuidv7 } from "./uuid.js";
 
 /** An event validated and serialized once at `emit`; `body` is reused in every batch that carries it. */
 export interface PreparedEvent {
-  id: string;
+  /** The caller's id; a generated one is read from the body (`idOf`), not kept twice. */
+  id?: string | undefined;
   body: string;
   bytes: number;
 }
+
+/** The id of a prepared or queued event: the given one, or the generated UUID at the start of its body. */
+export const idOf = (event: { id?: string | undefined; body: string }): string => event.id ?? event.body.slice(7, 43);
 
 export interface PrepareOptions {
   maxPayloadBytes: number;
@@ -169,6 +173,5 @@ export function prepareEvent(input: unknown, options: PrepareOptions): PreparedE
       `${payloadBytes} bytes serialized, over the limit of ${options.maxPayloadBytes}`,
     );
   }
-  // A generated id is a slice of the body: one string fewer per queued event.
-  return { id: given ?? body.slice(7, 43), body, bytes };
+  return { id: given, body, bytes };
 }
