@@ -1,5 +1,5 @@
-import { createSimulator } from "@meshwork/destination-kit";
-import { Hono, type Context } from "hono";
+import { createSimulator, createSimulatorApp } from "@meshwork/destination-kit";
+import type { Context } from "hono";
 import { API_PATH } from "./constants.js";
 import type {
   ActiveCampaignSeedContact,
@@ -153,7 +153,7 @@ export function createActiveCampaignSimulator(options: ActiveCampaignSimulatorOp
     return { association, created: true };
   };
 
-  const app = new Hono();
+  const app = createSimulatorApp();
   app.notFound((c) => c.json({ message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
   app.onError((err, c) => c.json({ message: `simulator error: ${err.message}` }, 500));
 

@@ -1,6 +1,7 @@
 import { createFetch, type $Fetch } from "ofetch";
 import { AuthError, DestinationError, PermanentError, RateLimitedError, RetryableError } from "./errors.js";
 import { redactHeaders } from "./redact.js";
+import { isSimulatorFetch } from "./simulator.js";
 import type {
   ExchangeSummary,
   HttpResponse,
@@ -43,6 +44,7 @@ export interface RequestClientConfig {
  */
 export function createRequestClient(config: RequestClientConfig): RequestClient {
   const $fetch = fetchFor(config.fetch);
+  const reuseSignals = isSimulatorFetch(config.fetch);
 
   return async function request<T>(path: string, options: RequestOptions = {}): Promise<HttpResponse<T>> {
     const method = options.method ?? "GET";
@@ -54,7 +56,7 @@ export function createRequestClient(config: RequestClientConfig): RequestClient 
     }
     const timeoutMs = options.timeoutMs ?? config.timeoutMs;
     if (config.beforeRequest) await waitForTurn(config, method, path);
-    const deadline = abortAfter(timeoutMs, config.signal);
+    const deadline = abortAfter(timeoutMs, config.signal, reuseSignals);
     const started = config.now();
     const requestSummary = {
       method,
@@ -136,8 +138,8 @@ export function createRequestClient(config: RequestClientConfig): RequestClient 
  * stay registered on the long-lived parent and make every later request slower (Node 20). The
  * parent gets one listener for all its requests: an EventTarget scans its listeners on each add.
  */
-function abortAfter(timeoutMs: number, parent: AbortSignal | undefined) {
-  const controller = new AbortController();
+function abortAfter(timeoutMs: number, parent: AbortSignal | undefined, reuse = false) {
+  const controller = (reuse && spare.pop()) || new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -153,9 +155,18 @@ function abortAfter(timeoutMs: number, parent: AbortSignal | undefined) {
     clear() {
       clearTimeout(timer);
       siblings?.delete(controller);
+      if (reuse && !controller.signal.aborted && spare.length < 1024) spare.push(controller);
     },
   };
 }
+
+/**
+ * Controllers of finished in-process (simulator) requests, never aborted, for the next ones: on
+ * Node 20 creating an `AbortSignal` costs more than a simulated request's own work. A simulator
+ * leaves no listener on a signal it was not aborted through; a live `fetch` would (undici keeps
+ * one per request until the request is collected), so live requests never share one.
+ */
+const spare: AbortController[] = [];
 
 const inFlight = new WeakMap<AbortSignal, Set<AbortController>>();
 

@@ -1,5 +1,5 @@
-import { createSimulator } from "@meshwork/destination-kit";
-import { Hono, type Context } from "hono";
+import { createSimulator, createSimulatorApp } from "@meshwork/destination-kit";
+import type { Context } from "hono";
 import { CRM_PATH, OAUTH_TOKEN_PATH } from "./constants.js";
 import type {
   HubspotPropertyDefinition,
@@ -173,7 +173,7 @@ export function createHubspotSimulator(options: HubspotSimulatorOptions = {}): H
     return contact;
   };
 
-  const app = new Hono();
+  const app = createSimulatorApp();
   app.notFound((c) => error(c, 404, "OBJECT_NOT_FOUND", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`));
   app.onError((err, c) => error(c, 500, "INTERNAL_ERROR", `simulator error: ${err.message}`));
 

@@ -1,5 +1,5 @@
-import { createSimulator } from "@meshwork/destination-kit";
-import { Hono, type Context } from "hono";
+import { createSimulator, createSimulatorApp } from "@meshwork/destination-kit";
+import type { Context } from "hono";
 import type {
   IntercomContactSeed,
   IntercomSimulator,
@@ -103,7 +103,7 @@ export function createIntercomSimulator(options: IntercomSimulatorOptions = {}):
     return true;
   };
 
-  const app = new Hono();
+  const app = createSimulatorApp();
 
   app.use(async (c, next) => {
     const accept = c.req.header("accept") ?? "";

@@ -1,5 +1,5 @@
-import { createSimulator } from "@meshwork/destination-kit";
-import { Hono, type Context } from "hono";
+import { createSimulator, createSimulatorApp } from "@meshwork/destination-kit";
+import type { Context } from "hono";
 import type {
   SlackChannelSeed,
   SlackSimulator,
@@ -68,7 +68,7 @@ export function createSlackSimulator(options: SlackSimulatorOptions = {}): Slack
   };
   const fail = (c: Context, error: string, extra: Record<string, unknown> = {}) => c.json({ ok: false, error, ...extra });
 
-  const app = new Hono();
+  const app = createSimulatorApp();
 
   app.post("/api/chat.postMessage", async (c) => {
     const token = /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "")?.[1]?.trim();

@@ -1,5 +1,5 @@
-import { createSimulator } from "@meshwork/destination-kit";
-import { Hono } from "hono";
+import { createSimulator, createSimulatorApp } from "@meshwork/destination-kit";
+import type { Context } from "hono";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { WebhookVerificationError } from "./errors.js";
 import { secretKey } from "./secret.js";
@@ -60,20 +60,17 @@ function buildReceiver(options: WebhookSimulatorOptions): WebhookReceiver {
   const rejected: RejectedWebhook[] = [];
   let status = options.status ?? 200;
 
-  const answer = (code: number, body: unknown) =>
-    new Response(NULL_BODY_STATUSES.has(code) ? null : JSON.stringify(body), {
-      status: code,
-      headers: NULL_BODY_STATUSES.has(code) ? {} : { "content-type": "application/json" },
-    });
-  const refuse = (id: string | null, error: WebhookVerificationError) => {
+  const answer = (c: Context, code: number, body: unknown) =>
+    NULL_BODY_STATUSES.has(code) ? c.body(null, code as 204) : c.json(body, code as 200);
+  const refuse = (c: Context, id: string | null, error: WebhookVerificationError) => {
     rejected.push({ id, code: error.code, message: error.message });
-    return answer(error.code === "no_matching_signature" ? 401 : 400, { error: error.code, message: error.message });
+    return answer(c, error.code === "no_matching_signature" ? 401 : 400, { error: error.code, message: error.message });
   };
 
-  const app = new Hono();
+  const app = createSimulatorApp();
   app.on(["POST", "PUT", "PATCH"], "*", async (c) => {
     if (status < 200 || status >= 300) {
-      return answer(status, { error: status === 410 ? "gone" : "unavailable", message: `this receiver answers ${status}` });
+      return answer(c, status, { error: status === 410 ? "gone" : "unavailable", message: `this receiver answers ${status}` });
     }
     const body = await c.req.text();
     const headers = c.req.raw.headers;
@@ -89,16 +86,16 @@ function buildReceiver(options: WebhookSimulatorOptions): WebhookReceiver {
         }));
         verified = true;
       } catch (error) {
-        if (WebhookVerificationError.isInstance(error)) return refuse(id, error);
+        if (WebhookVerificationError.isInstance(error)) return refuse(c, id, error);
         throw error;
       }
     } else {
       const stamp = headers.get("webhook-timestamp");
       if (!id || !stamp || !headers.get("webhook-signature")) {
-        return refuse(id, new WebhookVerificationError("missing_headers", "missing webhook-id, webhook-timestamp or webhook-signature"));
+        return refuse(c, id, new WebhookVerificationError("missing_headers", "missing webhook-id, webhook-timestamp or webhook-signature"));
       }
       if (!/^\d{1,12}$/.test(stamp)) {
-        return refuse(id, new WebhookVerificationError("invalid_timestamp", "webhook-timestamp must be unix seconds"));
+        return refuse(c, id, new WebhookVerificationError("invalid_timestamp", "webhook-timestamp must be unix seconds"));
       }
       key = id;
       timestamp = Number(stamp);
@@ -107,7 +104,7 @@ function buildReceiver(options: WebhookSimulatorOptions): WebhookReceiver {
     const seen = byId.get(key);
     if (seen) {
       seen.received += 1;
-      return answer(status, { received: true, duplicate: true });
+      return answer(c, status, { received: true, duplicate: true });
     }
     const url = new URL(c.req.url);
     const delivery: ReceivedWebhook = {
@@ -124,13 +121,13 @@ function buildReceiver(options: WebhookSimulatorOptions): WebhookReceiver {
       await options.onDelivery?.(structuredClone(delivery));
     } catch (error) {
       // Not recorded, so the sender's retry (same webhook-id) is processed again.
-      return answer(500, { error: "handler_failed", message: error instanceof Error ? error.message : String(error) });
+      return answer(c, 500, { error: "handler_failed", message: error instanceof Error ? error.message : String(error) });
     }
     deliveries.push(delivery);
     byId.set(key, delivery);
-    return answer(status, { received: true });
+    return answer(c, status, { received: true });
   });
-  app.all("*", (c) => answer(405, { error: "method_not_allowed", message: `${c.req.method} is not a webhook method` }));
+  app.all("*", (c) => answer(c, 405, { error: "method_not_allowed", message: `${c.req.method} is not a webhook method` }));
 
   const fetch = async (request: Request) => app.fetch(request);
   return {

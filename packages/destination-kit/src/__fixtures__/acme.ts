@@ -1,11 +1,10 @@
 // A small destination used by the kit's own tests: one API with contacts and notes.
-import { Hono } from "hono";
 import { z } from "zod";
-import { createSimulator, defineAction, defineDestination, type DestinationOptions } from "../index.js";
+import { createSimulator, createSimulatorApp, defineAction, defineDestination, type DestinationOptions } from "../index.js";
 
 export function createAcmeSimulator() {
   const notes: Array<{ contact: string; text: string }> = [];
-  const app = new Hono();
+  const app = createSimulatorApp();
   app.use(async (c, next) => {
     if (c.req.header("authorization") !== "Bearer acme-secret-token") return c.json({ message: "bad token" }, 401);
     return next();

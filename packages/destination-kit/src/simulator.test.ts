@@ -1,0 +1,89 @@
+import { describe, expect, it } from "vitest";
+import { acme, createAcmeSimulator } from "./__fixtures__/acme.js";
+import { createSimulator, createSimulatorApp, runAction, type RunActionInput } from "./index.js";
+
+const event = { id: "evt_1", event: "page.completed", payload: { email: "alex@northstar.io" }, workspace: "w", created_at: "2026-11-26T00:00:00.000Z" };
+const connection = { id: "c1", workspace: "w", type: "acme", mode: "sandbox" as const };
+const input = (overrides: Partial<RunActionInput>): RunActionInput => ({
+  destination: acme(),
+  action: "add_note",
+  credentials: { token: "acme-secret-token" },
+  metadata: { text: "hi", contact: "{{email}}" },
+  event,
+  idempotencyKey: "del_1",
+  connection,
+  ...overrides,
+});
+
+function headerApp() {
+  const app = createSimulatorApp();
+  app.use(async (c, next) => {
+    await next();
+    c.res.headers.set("x-after", "1"); // what the HubSpot simulator does with its rate headers
+  });
+  app.post("/things", async (c) => {
+    c.status(202);
+    c.header("x-before", "yes");
+    return c.json({ got: await c.req.json() }, { headers: { "X-Init": "i" } });
+  });
+  app.get("/empty", (c) => c.body(null, 204));
+  app.get("/text", (c) => c.text("plain", 418, { "x-extra": "e" }));
+  return createSimulator({ type: "things", app, snapshot: () => ({}) });
+}
+
+describe("createSimulatorApp", () => {
+  it("answers in-process requests as Hono would: status, headers set before and after, JSON, text and empty bodies", async () => {
+    const sim = headerApp();
+    const posted = await sim.fetch("https://api.things.test/things", { method: "POST", body: JSON.stringify({ a: 1 }), headers: { "content-type": "application/json" } });
+    expect(posted.status).toBe(202);
+    expect(Object.fromEntries(posted.headers)).toEqual({ "content-type": "application/json", "x-before": "yes", "x-init": "i", "x-after": "1" });
+    expect(await posted.json()).toEqual({ got: { a: 1 } });
+    expect(posted instanceof Response).toBe(false); // no undici Response (and web stream) per answer
+
+    const empty = await sim.fetch("https://api.things.test/empty");
+    expect([empty.status, empty.body, await empty.text()]).toEqual([204, null, ""]);
+    const text = await sim.fetch("https://api.things.test/text");
+    expect([text.status, text.headers.get("content-type"), text.headers.get("x-extra"), await text.text()]).toEqual([418, "text/plain; charset=UTF-8", "e", "plain"]);
+    expect(await (await sim.fetch("https://api.things.test/text")).clone().text()).toBe("plain");
+  });
+
+  it("answers real Responses when the app is served over HTTP (given a Request)", async () => {
+    const sim = headerApp();
+    const response = await sim.fetch(new Request("https://api.things.test/things", { method: "POST", body: "{}", headers: { "content-type": "application/json" } }));
+    expect(response).toBeInstanceOf(Response);
+    expect(response.status).toBe(202);
+    expect(response.headers.get("x-before")).toBe("yes");
+    expect(await response.json()).toEqual({ got: {} });
+  });
+});
+
+describe("request signals", () => {
+  it("gives a live fetch a new signal per request, and never one that was aborted", async () => {
+    const signals: AbortSignal[] = [];
+    const live = (async (_input: RequestInfo | URL, init?: RequestInit) => {
+      signals.push(init!.signal!);
+      return new Response('{"id":1}', { status: 201, headers: { "content-type": "application/json" } });
+    }) as typeof fetch;
+    await runAction(input({ fetch: live }));
+    await runAction(input({ fetch: live }));
+    expect(signals).toHaveLength(2);
+    expect(signals[0]).not.toBe(signals[1]);
+  });
+
+  it("reuses a simulator's signals only while never aborted: a timeout or an abort does not leak into the next request", async () => {
+    const sim = createAcmeSimulator();
+    for (let i = 0; i < 3; i++) expect((await runAction(input({ fetch: sim.fetch }))).outcome).toBe("delivered");
+    sim.inject({ hang: true });
+    expect((await runAction(input({ fetch: sim.fetch, timeoutMs: 20 }))).outcome).toBe("timeout");
+    expect((await runAction(input({ fetch: sim.fetch }))).outcome).toBe("delivered");
+
+    const engine = new AbortController();
+    sim.inject({ hang: true });
+    const hanging = runAction(input({ fetch: sim.fetch, signal: engine.signal, timeoutMs: 60_000 }));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    engine.abort(new Error("engine stopped"));
+    expect((await hanging).outcome).toBe("timeout");
+    for (let i = 0; i < 3; i++) expect((await runAction(input({ fetch: sim.fetch }))).outcome).toBe("delivered");
+    expect(sim.snapshot().notes).toHaveLength(7);
+  });
+});
