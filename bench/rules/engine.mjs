@@ -244,7 +244,7 @@ async function fetchBound() {
   const ofetchPackage = createRequire(join(root, "packages/destination-kit/package.json")).resolve("ofetch/package.json");
   const { createFetch } = await import(join(ofetchPackage, "../dist/node.mjs"));
   const answer = JSON.stringify({ id: 1 });
-  const $fetch = createFetch({ fetch: async () => new Response(answer, { status: 201, headers: { "content-type": "application/json" } }) });
+  const $fetch = createFetch({ fetch: async () => new globalThis.Response(answer, { status: 201, headers: { "content-type": "application/json" } }) });
   const call = () => $fetch.raw("/v1/notes", { baseURL: "https://api.acme.test", method: "POST", body: { text: "a", contact: "b" }, responseType: "text" });
   const rounds = [];
   for (let round = 0; round < 4; round++) {

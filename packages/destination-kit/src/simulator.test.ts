@@ -44,7 +44,10 @@ describe("createSimulatorApp", () => {
     expect([empty.status, empty.body, await empty.text()]).toEqual([204, null, ""]);
     const text = await sim.fetch("https://api.things.test/text");
     expect([text.status, text.headers.get("content-type"), text.headers.get("x-extra"), await text.text()]).toEqual([418, "text/plain; charset=UTF-8", "e", "plain"]);
-    expect(await (await sim.fetch("https://api.things.test/text")).clone().text()).toBe("plain");
+    const again = await sim.fetch("https://api.things.test/text");
+    expect(await again.clone().text()).toBe("plain");
+    expect(new TextDecoder().decode(await again.arrayBuffer())).toBe("plain");
+    expect(await (await again.blob()).text()).toBe("plain");
   });
 
   it("answers real Responses when the app is served over HTTP (given a Request)", async () => {

@@ -149,10 +149,16 @@ export function simulatedResponse(body: string | null, status: number, headers: 
     bodyUsed: false,
     text: () => Promise.resolve(body ?? ""),
     json: () => Promise.resolve().then(() => JSON.parse(body ?? "") as unknown),
-    arrayBuffer: () => Promise.resolve(new TextEncoder().encode(body ?? "").buffer),
+    arrayBuffer: () => Promise.resolve(bytesOf(body)),
+    blob: () => Promise.resolve(new Blob([bytesOf(body)], { type: response.headers.get("content-type") ?? "" })),
     clone: () => simulatedResponse(body, status, Object.fromEntries(response.headers)),
   };
   return response as unknown as Response;
+}
+
+function bytesOf(body: string | null): ArrayBuffer {
+  const bytes = new TextEncoder().encode(body ?? "");
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }
 
 function hang(signal: AbortSignal | null | undefined): Promise<Response> {
