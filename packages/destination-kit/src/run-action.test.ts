@@ -1,29 +1,9 @@
 import { getEventListeners } from "node:events";
 import { describe, expect, it } from "vitest";
-import { acme, createAcmeSimulator } from "./__fixtures__/acme.js";
-import { createMemoryState, runAction, type RunActionInput } from "./index.js";
+import { acme, acmeInput, createAcmeSimulator } from "./__fixtures__/acme.js";
+import { createMemoryState, runAction } from "./index.js";
 
-const event = {
-  id: "evt_1",
-  event: "page.completed",
-  payload: { email: "alex@northstar.io", sequence_step: 3 },
-  workspace: "acme-prod",
-  created_at: "2026-11-26T00:00:00.000Z",
-};
-const connection = { id: "c1", workspace: "acme-prod", type: "acme", mode: "sandbox" as const };
-
-function input(overrides: Partial<RunActionInput> = {}): RunActionInput {
-  return {
-    destination: acme(),
-    action: "add_note",
-    credentials: { token: "acme-secret-token" },
-    metadata: { text: "step {{sequence_step}} done", contact: "{{email}}" },
-    event,
-    idempotencyKey: "del_1",
-    connection,
-    ...overrides,
-  };
-}
+const input = acmeInput;
 
 describe("runAction", () => {
   it("renders templates, sends the request and records a redacted exchange", async () => {

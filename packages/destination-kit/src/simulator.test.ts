@@ -1,19 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { acme, createAcmeSimulator } from "./__fixtures__/acme.js";
-import { createSimulator, createSimulatorApp, runAction, type RunActionInput } from "./index.js";
+import { acmeInput, createAcmeSimulator } from "./__fixtures__/acme.js";
+import { createSimulator, createSimulatorApp, runAction } from "./index.js";
 
-const event = { id: "evt_1", event: "page.completed", payload: { email: "alex@northstar.io" }, workspace: "w", created_at: "2026-11-26T00:00:00.000Z" };
-const connection = { id: "c1", workspace: "w", type: "acme", mode: "sandbox" as const };
-const input = (overrides: Partial<RunActionInput>): RunActionInput => ({
-  destination: acme(),
-  action: "add_note",
-  credentials: { token: "acme-secret-token" },
-  metadata: { text: "hi", contact: "{{email}}" },
-  event,
-  idempotencyKey: "del_1",
-  connection,
-  ...overrides,
-});
+const input = acmeInput;
 
 function headerApp() {
   const app = createSimulatorApp();

@@ -1,6 +1,6 @@
 // A small destination used by the kit's own tests: one API with contacts and notes.
 import { z } from "zod";
-import { createSimulator, createSimulatorApp, defineAction, defineDestination, type DestinationOptions } from "../index.js";
+import { createSimulator, createSimulatorApp, defineAction, defineDestination, type DestinationOptions, type RunActionInput } from "../index.js";
 
 export function createAcmeSimulator() {
   const notes: Array<{ contact: string; text: string }> = [];
@@ -38,3 +38,21 @@ export const acme = (options: DestinationOptions = {}) =>
     },
     sandbox: createAcmeSimulator,
   });
+
+/** A `runAction` input for Acme's `add_note`, for one event; `overrides` replace any part. */
+export const acmeInput = (overrides: Partial<RunActionInput> = {}): RunActionInput => ({
+  destination: acme(),
+  action: "add_note",
+  credentials: { token: "acme-secret-token" },
+  metadata: { text: "step {{sequence_step}} done", contact: "{{email}}" },
+  event: {
+    id: "evt_1",
+    event: "page.completed",
+    payload: { email: "alex@northstar.io", sequence_step: 3 },
+    workspace: "acme-prod",
+    created_at: "2026-11-26T00:00:00.000Z",
+  },
+  idempotencyKey: "del_1",
+  connection: { id: "c1", workspace: "acme-prod", type: "acme", mode: "sandbox" },
+  ...overrides,
+});
