@@ -1,6 +1,13 @@
 import { Hono, type Context } from "hono";
 import type { SimulatedRequest, Simulator, SimulatorFault } from "./types.js";
 
+/** Marks a light request as one that came through a simulator's own `fetch`. */
+const IN_PROCESS = Symbol("meshwork.simulator.inProcess");
+const inProcess = new WeakSet<object>();
+
+/** Whether `fetch` is a simulator's: it runs in this process and leaves no listener on a signal it was given, unless it hangs. */
+export const isSimulatorFetch = (fetchImpl: unknown): boolean => typeof fetchImpl === "function" && inProcess.has(fetchImpl);
+
 /** What a vendor simulator supplies: a Hono app that models the API, and a view of its state. */
 export interface SimulatorOptions<TSnapshot> {
   type: string;
@@ -81,12 +88,6 @@ function lightRequest(url: string, method: string, headers: Headers, body: strin
   };
   return light as unknown as Request;
 }
-
-const IN_PROCESS = Symbol("meshwork.simulator.inProcess");
-const inProcess = new WeakSet<object>();
-
-/** Whether `fetch` is a simulator's: it runs in this process and leaves no listener on a signal it was given, unless it hangs. */
-export const isSimulatorFetch = (fetchImpl: unknown): boolean => typeof fetchImpl === "function" && inProcess.has(fetchImpl);
 
 /**
  * A new Hono app for a vendor simulator. Requests that come through the simulator's own `fetch`

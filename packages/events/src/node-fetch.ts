@@ -48,7 +48,7 @@ export const nodeFetch = ((input: RequestInfo | URL, init: RequestInit = {}): Pr
           const status = incoming.statusCode ?? 0;
           if (status < 200 || status > 599) return settle(new TypeError(`the server answered with status ${status}`));
           const body = NULL_BODY.has(status) || init.method === "HEAD" ? null : Buffer.concat(chunks);
-          settle(undefined, new BufferedResponse(body, status, incoming.statusMessage ?? "", incoming.rawHeaders) as unknown as Response);
+          settle(undefined, new BufferedResponse(body, status, incoming.statusMessage ?? "", incoming.headers) as unknown as Response);
         });
       },
     );
@@ -71,14 +71,13 @@ class BufferedResponse {
     readonly body: Buffer | null,
     readonly status: number,
     readonly statusText: string,
-    raw: string[],
+    // Node's parsed headers: lower-cased names, repeated values already joined (set-cookie aside).
+    headers: http.IncomingHttpHeaders,
   ) {
     this.ok = status >= 200 && status < 300;
     const get = (name: string): string | null => {
-      const wanted = name.toLowerCase();
-      const values: string[] = [];
-      for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i]!.toLowerCase() === wanted) values.push(raw[i + 1]!);
-      return values.length ? values.join(", ") : null;
+      const value = headers[name.toLowerCase()];
+      return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
     };
     this.headers = { get, has: (name) => get(name) !== null };
   }

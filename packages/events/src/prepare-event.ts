@@ -117,12 +117,6 @@ function hasOpaque(value: object, depth: number): boolean {
   return false;
 }
 
-// Event names repeat: the size of their JSON fragment is computed once.
-const names = new Map<string, number>();
-
-/** Bytes of one `,"key":value` member of the serialized event. */
-const memberBytes = (key: string, value: string) => key.length + 4 + byteLength(JSON.stringify(value));
-
 /** Validates an event and serializes it once; throws `MeshworkValidationError` naming the field. */
 export function prepareEvent(input: unknown, options: PrepareOptions): PreparedEvent {
   if (!isPlainObject(input)) throw invalid("event", "invalid_event", "an event must be an object");
@@ -156,22 +150,17 @@ export function prepareEvent(input: unknown, options: PrepareOptions): PreparedE
   }
   if (hasOpaque(payload, 0)) assertJson(payload, ["payload"], []);
   const bytes = byteLength(body);
-  let eventBytes = names.get(event);
-  if (eventBytes === undefined) {
-    eventBytes = memberBytes("event", event);
-    if (names.size < 1000) names.set(event, eventBytes);
-  }
-  // `{"id":…` + the members + `,"payload":` + `}` around the payload.
-  let envelope = 6 + (given === undefined ? 38 : byteLength(JSON.stringify(id))) + eventBytes + 12;
-  if (resource !== undefined) envelope += memberBytes("resource", resource);
-  if (resource_id !== undefined) envelope += memberBytes("resource_id", resource_id);
-  const payloadBytes = bytes - envelope;
-  if (payloadBytes > options.maxPayloadBytes) {
-    throw invalid(
-      "payload",
-      "payload_too_large",
-      `${payloadBytes} bytes serialized, over the limit of ${options.maxPayloadBytes}`,
-    );
+  // The payload is no bigger than the body, so its own size is only worth measuring when the
+  // body is over the limit: the body less the envelope (`{"id":…,"event":…,"payload":0}` less the 0).
+  if (bytes > options.maxPayloadBytes) {
+    const payloadBytes = bytes - (byteLength(JSON.stringify({ id, event, resource, resource_id, payload: 0 })) - 1);
+    if (payloadBytes > options.maxPayloadBytes) {
+      throw invalid(
+        "payload",
+        "payload_too_large",
+        `${payloadBytes} bytes serialized, over the limit of ${options.maxPayloadBytes}`,
+      );
+    }
   }
   return { id: given, body, bytes };
 }

@@ -71,7 +71,9 @@ export function createIntercomSimulator(options: IntercomSimulatorOptions = {}):
     contacts.push(contact);
     byId.set(contact.id, contact);
     const key = contact.email.toLowerCase();
-    byEmail.set(key, [...(byEmail.get(key) ?? []), contact]);
+    const same = byEmail.get(key);
+    if (same) same.push(contact);
+    else byEmail.set(key, [contact]);
     return contact;
   }
   for (const tag of options.tags ?? []) tags.set(tag.id, tag.name);
