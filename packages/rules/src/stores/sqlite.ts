@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import type { Worker } from "node:worker_threads";
 import type BetterSqlite3 from "better-sqlite3";
 import { MeshworkRulesError } from "../errors.js";
+import { createWriter, SHAPE_ALL, SHAPE_NEXT, SHAPE_QUIET, writerThreadSource, type InsertAnswer, type Value, type WriterThreadData } from "./sqlite-writer.js";
 import type {
   AttemptRow,
   ConnectionStatusRow,
@@ -9,7 +10,6 @@ import type {
   DeliveryWithEvent,
   EventRow,
   InsertResult,
-  NewEvent,
   Store,
   StoreDeliveryQuery,
   StoreEventQuery,
@@ -35,6 +35,15 @@ export interface SqliteStoreOptions {
   checkpoint?: "background" | "inline";
   /** Default 250. */
   checkpointIntervalMs?: number;
+  /**
+   * Where write transactions run. `"thread"` (default for a file): a worker thread with its own
+   * connection runs them, so the engine's thread only serializes each write and waits for its
+   * commit; reads stay on the engine's thread. `"inline"` (always for `":memory:"`, which only
+   * its own connection sees): on the engine's thread, one synchronous transaction per write.
+   * By default a thread that cannot start (better-sqlite3 not resolvable from a bundle) falls
+   * back to inline; with `"thread"` set, `open()` fails instead.
+   */
+  writer?: "thread" | "inline";
 }
 
 /** Runs in a worker thread: checkpoints the WAL from its own connection, off the writer's thread. */
@@ -142,6 +151,8 @@ const MIGRATIONS: string[] = [
  * What the store last wrote for a delivery row, kept on the row object itself (rows passed to
  * `insertEvents` and `write` are the engine's, rows read back are the store's): an update then
  * sets only the columns that changed among the indexed ones, and needs no lookup of the event.
+ * Set only once the write committed; a row read while a write is pending is not tagged (the
+ * read may predate that write), so it is written in full.
  */
 const WRITTEN = Symbol("meshwork.sqlite-written");
 interface Written {
@@ -161,10 +172,6 @@ function tag(row: TaggedRow, seq: number, next: number | null, completed: number
   } else Object.defineProperty(row, WRITTEN, { value: { seq, next, completed }, writable: true, enumerable: false, configurable: true });
 }
 
-/** Statuses that end a delivery, or (re)open one: the event's status may change with them. */
-const REFRESHES = new Set(["completed", "failed", "canceled", "pending"]);
-
-const OPEN = "('pending', 'processing', 'retrying')";
 const FINISHED = "d.status IN ('failed', 'canceled')";
 const STATUSES = new Set(["pending", "processing", "retrying", "completed", "failed", "canceled"]);
 
@@ -237,7 +244,7 @@ function toEvent(raw: RawEvent): EventRow {
   };
 }
 
-function toDelivery(raw: RawDelivery): DeliveryRow {
+function toDelivery(raw: RawDelivery, tagged = true): DeliveryRow {
   const row: TaggedRow = {
     id: raw.id,
     workspace: raw.workspace,
@@ -258,12 +265,12 @@ function toDelivery(raw: RawDelivery): DeliveryRow {
     updated_at: raw.updated_at,
     completed_at: raw.completed_at,
   };
-  tag(row, raw.event_seq, raw.next_attempt_at, raw.completed_at);
+  if (tagged) tag(row, raw.event_seq, raw.next_attempt_at, raw.completed_at);
   return row;
 }
 
 /** Joined rows share one parsed event per event (payloads are parsed once). */
-function toJoined(rows: RawJoined[]): DeliveryWithEvent[] {
+function toJoined(rows: RawJoined[], tagged = true): DeliveryWithEvent[] {
   const events = new Map<number, EventRow>();
   return rows.map((raw) => {
     let event = events.get(raw.e_seq);
@@ -285,7 +292,7 @@ function toJoined(rows: RawJoined[]): DeliveryWithEvent[] {
       };
       events.set(raw.e_seq, event);
     }
-    return { delivery: toDelivery(raw), event };
+    return { delivery: toDelivery(raw, tagged), event };
   });
 }
 
@@ -317,31 +324,214 @@ function toAttempt(raw: RawAttempt): AttemptRow {
  * @example
  * const engine = createEngine({ config, destinations, store: sqliteStore({ path: "meshwork.db" }) });
  */
+/**
+ * Where better-sqlite3 is, for the store's worker threads: resolved from this module, or else the
+ * copy already loaded (an application bundle imports it by its absolute path).
+ */
+async function sqliteModulePath(): Promise<string> {
+  const { createRequire } = await import("node:module");
+  const require = createRequire(import.meta.url);
+  try {
+    return require.resolve("better-sqlite3");
+  } catch (error) {
+    const loaded = Object.keys(require.cache).find((file) => /[\\/]better-sqlite3[\\/]lib[\\/]index\.js$/.test(file));
+    if (loaded) return loaded;
+    throw error;
+  }
+}
+
+/** A failure of SQLite as the store reports it: retryable when the database was busy, locked, full or could not be written. */
+function storeError(what: string, error: unknown): MeshworkRulesError {
+  if (MeshworkRulesError.isInstance(error)) return error;
+  const code = (error as { code?: string }).code ?? "";
+  const retryable = /BUSY|LOCKED|IOERR|FULL/.test(code);
+  return new MeshworkRulesError("store_error", `SQLite ${what} failed: ${(error as Error).message}`, { retryable, cause: error });
+}
+
+/** Where the store's writes go: the calls of sqlite-writer.js, each answered once committed. */
+interface WriterLink {
+  insert(values: Value[]): Promise<InsertAnswer>;
+  write(deliveries: Value[], attempts: Value[]): Promise<Array<number | null>>;
+  setConnectionStatus(connection: string, disabledAt: number | null, reason: string | null): Promise<void>;
+  /** Lets the writing connection checkpoint the WAL itself (the checkpoint worker stopped). */
+  autocheckpoint(pages: number): void;
+  /** Waits for the writes sent, then lets the writer go. */
+  close(): Promise<void>;
+}
+
+/** Writes on the engine's thread, on the store's own connection. */
+function inlineLink(db: BetterSqlite3.Database): WriterLink {
+  const writer = createWriter(db);
+  const run = <T>(what: string, fn: () => T): Promise<T> => {
+    try {
+      return Promise.resolve(fn());
+    } catch (error) {
+      return Promise.reject(storeError(what, error));
+    }
+  };
+  return {
+    insert: (values) => run("insert", () => writer.insert(values)),
+    write: (deliveries, attempts) => run("write", () => writer.write(deliveries, attempts)),
+    setConnectionStatus: (connection, disabledAt, reason) => run("write", () => writer.setConnectionStatus(connection, disabledAt, reason)),
+    autocheckpoint: (pages) => db.pragma(`wal_autocheckpoint = ${pages}`),
+    close: () => Promise.resolve(),
+  };
+}
+
+/**
+ * Writes in a worker thread (`runWriterThread`) with its own connection. Messages are answered in
+ * the order they were posted, so the answers settle a FIFO of callers. A thread that stops (crash,
+ * uncaught error) fails the calls waiting on it; the next call starts a new one. The thread keeps
+ * the process alive only while calls wait on it.
+ */
+async function threadLink(data: WriterThreadData): Promise<WriterLink> {
+  const { Worker } = await import("node:worker_threads");
+  const source = writerThreadSource();
+  interface Waiter {
+    what: string;
+    resolve(value: unknown): void;
+    reject(error: unknown): void;
+  }
+  interface Thread {
+    worker: Worker;
+    waiting: Waiter[];
+    exited: Promise<void>;
+  }
+  let thread: Thread | undefined;
+  let ready!: Promise<void>;
+
+  const start = (): Thread => {
+    const worker = new Worker(source, { eval: true, workerData: data });
+    const t: Thread = { worker, waiting: [], exited: new Promise((resolve) => worker.once("exit", () => resolve())) };
+    const stop = (error: Error) => {
+      if (thread === t) thread = undefined;
+      const waiting = t.waiting;
+      t.waiting = [];
+      for (const waiter of waiting) {
+        const message =
+          waiter.what === "open"
+            ? `SQLite open failed: the writer thread could not start (${error.message}); writer: "inline" keeps writes on this thread`
+            : `SQLite ${waiter.what} failed: the writer thread stopped (${error.message}); the next write starts a new one`;
+        waiter.reject(new MeshworkRulesError("store_error", message, { retryable: waiter.what !== "open", cause: error }));
+      }
+    };
+    worker.on("message", (message: [boolean, unknown]) => {
+      const waiter = t.waiting.shift();
+      if (t.waiting.length === 0) worker.unref();
+      if (!waiter) return;
+      if (message[0]) waiter.resolve(message[1]);
+      else {
+        const failure = message[1] as { name: string; message: string; code: string };
+        waiter.reject(storeError(waiter.what, Object.assign(new Error(failure.message), failure)));
+      }
+    });
+    worker.on("error", stop);
+    worker.on("messageerror", stop);
+    worker.on("exit", (code) => stop(new Error(`exit code ${code}`)));
+    ready = new Promise((resolve, reject) => t.waiting.push({ what: "open", resolve: () => resolve(), reject }));
+    ready.catch(() => {});
+    return t;
+  };
+
+  const post = <T>(what: string, message: unknown[]): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      try {
+        const t = (thread ??= start());
+        t.worker.postMessage(message);
+        if (t.waiting.length === 0) t.worker.ref();
+        t.waiting.push({ what, resolve: resolve as (value: unknown) => void, reject });
+      } catch (error) {
+        reject(storeError(what, error));
+      }
+    });
+
+  thread = start();
+  await ready;
+
+  return {
+    insert: (values) => post("insert", ["insert", values]),
+    write: (deliveries, attempts) => post("write", ["write", deliveries, attempts]),
+    setConnectionStatus: (connection, disabledAt, reason) => post("write", ["status", connection, disabledAt, reason]),
+    autocheckpoint(pages) {
+      data.autocheckpoint = pages;
+      if (thread) post("write", ["autocheckpoint", pages]).catch(() => {});
+    },
+    async close() {
+      const t = thread;
+      if (!t) return;
+      // Answered after every write posted before it; the thread then closes its connection and ends.
+      await post("close", ["close"]).catch(() => {});
+      thread = undefined;
+      // Keeps the process alive until the thread is gone.
+      t.worker.ref();
+      await Promise.race([t.exited, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+      await t.worker.terminate();
+    },
+  };
+}
+
+/**
+ * A durable store on SQLite (better-sqlite3) in WAL mode. The schema is migrated on open
+ * (`PRAGMA user_version`); writes from the engine are grouped into one transaction per flush,
+ * run by a writer thread with its own connection (file databases) while reads stay on the
+ * caller's thread; history queries are indexed. One engine per database file at a time; for
+ * several processes use a Postgres store.
+ *
+ * @example
+ * const engine = createEngine({ config, destinations, store: sqliteStore({ path: "meshwork.db" }) });
+ */
 export function sqliteStore(options: SqliteStoreOptions): Store {
   let db: BetterSqlite3.Database | undefined;
   const cache = new Map<string, BetterSqlite3.Statement>();
-  let s: ReturnType<typeof prepareAll> | undefined;
+  let writer: WriterLink | undefined;
   let checkpointer: Worker | undefined;
+  let closing: Promise<void> | undefined;
+  /** `write` calls not answered yet: while there are any, rows read are not tagged and writes are sent in full. */
+  let writing = 0;
 
   /** Moves checkpoints to a worker thread; if it cannot start, SQLite checkpoints inline as usual. */
   const startCheckpointer = async (d: BetterSqlite3.Database): Promise<Worker | undefined> => {
     try {
       const { Worker } = await import("node:worker_threads");
-      const { createRequire } = await import("node:module");
-      const module = createRequire(import.meta.url).resolve("better-sqlite3");
+      const module = await sqliteModulePath();
       const worker = new Worker(CHECKPOINTER, {
         eval: true,
         workerData: { module, path: resolve(d.name), intervalMs: Math.max(10, options.checkpointIntervalMs ?? 250) },
       });
       worker.unref();
       worker.on("error", () => {
-        if (db === d) d.pragma("wal_autocheckpoint = 1000");
+        if (db === d) {
+          d.pragma("wal_autocheckpoint = 1000");
+          writer?.autocheckpoint(1000);
+        }
       });
       d.pragma("wal_autocheckpoint = 0");
       return worker;
     } catch {
       return undefined;
     }
+  };
+
+  /** The writer thread for a file; inline writes for `":memory:"`, on request, or when the thread cannot start. */
+  const startWriter = async (d: BetterSqlite3.Database, synchronous: WriterThreadData["synchronous"]): Promise<WriterLink> => {
+    if (options.writer === "inline" || d.memory) return inlineLink(d);
+    try {
+      const module = await sqliteModulePath();
+      return await threadLink({ module, path: resolve(d.name), synchronous, busyTimeoutMs: options.busyTimeoutMs ?? 5000, autocheckpoint: checkpointer ? 0 : 1000 });
+    } catch (error) {
+      // E.g. a bundle that better-sqlite3 cannot be resolved from: the writes stay on this thread.
+      if (options.writer === "thread") throw storeError("open", error);
+      return inlineLink(d);
+    }
+  };
+
+  const stopCheckpointer = async () => {
+    if (!checkpointer) return;
+    const worker = checkpointer;
+    checkpointer = undefined;
+    worker.ref();
+    await Promise.race([new Promise((resolve) => worker.once("message", resolve).once("exit", resolve).postMessage("close")), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+    await worker.terminate();
   };
 
   const statement = (sql: string) => {
@@ -355,134 +545,10 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     return db;
   };
 
-  function prepareAll(d: BetterSqlite3.Database) {
-    const insertEvent = d.prepare(
-      `INSERT INTO events (workspace, id, event, resource, resource_id, payload, created_by, created_at, status, total_rules)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (workspace, id) DO NOTHING`,
-    );
-    const findEvent = d.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE workspace = ? AND id = ?`);
-    const insertDelivery = d.prepare(
-      `INSERT INTO deliveries (id, event_seq, workspace, event_id, rule_id, connection, action, integration_type, event, status,
-         attempt_count, round_start, next_attempt_at, last_error, last_outcome, idempotency_key, created_at, updated_at, completed_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    // Three shapes of update, so SQLite maintains the open-deliveries index only when needed.
-    const updateBase = "UPDATE deliveries SET status = ?, attempt_count = ?, round_start = ?, last_error = ?, last_outcome = ?, updated_at = ?";
-    const updateQuiet = d.prepare(`${updateBase} WHERE id = ?`);
-    const updateNext = d.prepare(`${updateBase}, next_attempt_at = ? WHERE id = ?`);
-    const updateAll = d.prepare(`${updateBase}, next_attempt_at = ?, completed_at = ? WHERE id = ? RETURNING event_seq`);
-    updateAll.pluck(true);
-    const insertAttempt = d.prepare(
-      `INSERT OR REPLACE INTO attempts (delivery_id, attempt, workspace, event_id, rule_id, started_at, duration_ms, status, outcome, retryable, message, detail)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    const refreshEvent = d.prepare(
-      `UPDATE events SET (status, completed_count, failed_count) = (
-         SELECT CASE
-             WHEN sum(status IN ${OPEN}) > 0 THEN
-               CASE WHEN sum(status IN ('processing', 'retrying', 'completed', 'failed', 'canceled') OR attempt_count > 0) > 0
-                 THEN 'processing' ELSE 'pending' END
-             WHEN sum(status = 'failed') > 0 THEN 'failed'
-             WHEN sum(status = 'canceled') > 0 AND sum(status = 'completed') = 0 THEN 'canceled'
-             ELSE 'completed' END,
-           sum(status = 'completed'), sum(status = 'failed')
-         FROM deliveries WHERE event_seq = ?)
-       WHERE seq = ?`,
-    );
-    const startEvent = d.prepare(`UPDATE events SET status = 'processing' WHERE seq = ? AND status = 'pending'`);
-    const insertMany = d.transaction((items: NewEvent[], tagged: Array<[TaggedRow, Written]>) => {
-      const results: InsertResult[] = new Array(items.length);
-      for (let i = 0; i < items.length; i++) {
-        const { event, deliveries } = items[i]!;
-        const status = deliveries.length ? "pending" : "completed";
-        const info = insertEvent.run(
-          event.workspace,
-          event.id,
-          event.event,
-          event.resource,
-          event.resource_id,
-          JSON.stringify(event.payload),
-          event.created_by,
-          event.created_at,
-          status,
-          deliveries.length,
-        );
-        if (info.changes === 0) {
-          results[i] = { inserted: false, event: toEvent(findEvent.get(event.workspace, event.id) as RawEvent) };
-          continue;
-        }
-        const seq = Number(info.lastInsertRowid);
-        for (const r of deliveries) {
-          insertDelivery.run(
-            r.id,
-            seq,
-            r.workspace,
-            r.event_id,
-            r.rule_id,
-            r.connection,
-            r.action,
-            r.integration_type,
-            r.event,
-            r.status,
-            r.attempt_count,
-            r.round_start,
-            r.next_attempt_at,
-            r.last_error,
-            r.last_outcome,
-            r.idempotency_key,
-            r.created_at,
-            r.updated_at,
-            r.completed_at,
-          );
-          tagged.push([r as TaggedRow, { seq, next: r.next_attempt_at, completed: r.completed_at }]);
-        }
-        results[i] = { inserted: true, event: { ...event, seq, status, total_rules: deliveries.length, completed_count: 0, failed_count: 0 } };
-      }
-      return results;
-    });
-    const writeMany = d.transaction((deliveries: DeliveryRow[], attempts: AttemptRow[], tagged: Array<[TaggedRow, Written]>) => {
-      const touched = new Set<number>();
-      const started = new Set<number>();
-      for (const row of deliveries) {
-        const r = row as TaggedRow;
-        const last = r[WRITTEN];
-        let seq: number | undefined;
-        if (!last || last.completed !== r.completed_at) {
-          seq = updateAll.get(r.status, r.attempt_count, r.round_start, r.last_error, r.last_outcome, r.updated_at, r.next_attempt_at, r.completed_at, r.id) as number | undefined;
-          if (seq === undefined) continue;
-        } else {
-          seq = last.seq;
-          if (last.next !== r.next_attempt_at) updateNext.run(r.status, r.attempt_count, r.round_start, r.last_error, r.last_outcome, r.updated_at, r.next_attempt_at, r.id);
-          else updateQuiet.run(r.status, r.attempt_count, r.round_start, r.last_error, r.last_outcome, r.updated_at, r.id);
-        }
-        tagged.push([r, { seq, next: r.next_attempt_at, completed: r.completed_at }]);
-        // Only a change that can move the event's status needs the event refreshed: an end or a
-        // reopening (recounted), or the first attempt of a round (a pending event starts).
-        if (REFRESHES.has(r.status)) touched.add(seq);
-        else if (r.attempt_count === r.round_start + 1) started.add(seq);
-      }
-      for (const a of attempts) {
-        const detail = a.exchanges.length || a.notes.length ? JSON.stringify({ exchanges: a.exchanges, notes: a.notes }) : null;
-        insertAttempt.run(
-          a.delivery_id,
-          a.attempt,
-          a.workspace,
-          a.event_id,
-          a.rule_id,
-          a.started_at,
-          a.duration_ms,
-          a.status,
-          a.outcome,
-          a.retryable ? 1 : 0,
-          a.message,
-          detail,
-        );
-      }
-      for (const seq of touched) refreshEvent.run(seq, seq);
-      for (const seq of started) if (!touched.has(seq)) startEvent.run(seq);
-    });
-    return { insertMany, writeMany };
-  }
+  const link = () => {
+    if (!writer) throw new MeshworkRulesError("store_closed", "the SQLite store is not open; call engine.start() first", { retryable: true });
+    return writer;
+  };
 
   const migrate = (d: BetterSqlite3.Database) => {
     const version = d.pragma("user_version", { simple: true }) as number;
@@ -504,10 +570,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     try {
       return fn();
     } catch (error) {
-      if (MeshworkRulesError.isInstance(error)) throw error;
-      const code = (error as { code?: string }).code ?? "";
-      const retryable = /BUSY|LOCKED|IOERR|FULL/.test(code);
-      throw new MeshworkRulesError("store_error", `SQLite ${what} failed: ${(error as Error).message}`, { retryable, cause: error });
+      throw storeError(what, error);
     }
   };
 
@@ -516,6 +579,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     durable: true,
 
     async open() {
+      if (closing) await closing;
       if (db) return;
       let Database: typeof BetterSqlite3;
       try {
@@ -524,56 +588,146 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
         throw new MeshworkRulesError("store_unavailable", "sqliteStore needs the better-sqlite3 package (npm install better-sqlite3)", { cause: error });
       }
       const d = wrap("open", () => new Database(options.path));
+      const synchronous = options.synchronous === "full" ? "FULL" : "NORMAL";
       try {
         d.pragma("journal_mode = WAL");
-        d.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
+        d.pragma(`synchronous = ${synchronous}`);
         d.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
         d.pragma("temp_store = MEMORY");
         d.pragma("cache_size = -32000");
         wrap("migration", () => migrate(d));
-        s = prepareAll(d);
         db = d;
         if (options.checkpoint !== "inline" && !d.memory) checkpointer = await startCheckpointer(d);
+        // Migrations ran above, on this thread, before the writer opens its connection.
+        writer = await startWriter(d, synchronous);
       } catch (error) {
+        db = undefined;
+        await stopCheckpointer();
         d.close();
         throw error;
       }
     },
 
-    async close() {
-      if (!db) return;
-      if (checkpointer) {
-        const worker = checkpointer;
-        checkpointer = undefined;
-        await Promise.race([new Promise((resolve) => worker.once("message", resolve).once("exit", resolve).postMessage("close")), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
-        await worker.terminate();
-      }
-      try {
-        db.pragma("wal_checkpoint(TRUNCATE)");
-      } catch {
-        // Another reader holds the WAL; it is checkpointed next time.
-      }
-      db.close();
-      db = undefined;
-      s = undefined;
-      cache.clear();
+    close() {
+      if (!db) return Promise.resolve();
+      closing ??= (async () => {
+        const w = writer;
+        writer = undefined;
+        // Writes sent before close() still commit; new ones are refused (store_closed).
+        await w?.close();
+        await stopCheckpointer();
+        try {
+          db!.pragma("wal_checkpoint(TRUNCATE)");
+        } catch {
+          // Another reader holds the WAL; it is checkpointed next time.
+        }
+        db!.close();
+        db = undefined;
+        cache.clear();
+      })().finally(() => {
+        closing = undefined;
+      });
+      return closing;
     },
 
     async insertEvents(items) {
-      database();
-      const tagged: Array<[TaggedRow, Written]> = [];
-      const results = wrap("insert", () => s!.insertMany(items, tagged));
-      for (const [row, written] of tagged) tag(row, written.seq, written.next, written.completed);
+      const to = link();
+      // Read now (the engine goes on with these objects): the values sent, and what to tag once committed.
+      const values: Value[] = [];
+      const stored: EventRow[] = new Array(items.length);
+      const marks: Array<number | null> = [];
+      wrap("insert", () => {
+        for (let i = 0; i < items.length; i++) {
+          const { event, deliveries } = items[i]!;
+          const status = deliveries.length ? "pending" : "completed";
+          values.push(event.workspace, event.id, event.event, event.resource, event.resource_id, JSON.stringify(event.payload), event.created_by, event.created_at, status, deliveries.length);
+          for (const r of deliveries) {
+            values.push(
+              r.id,
+              r.workspace,
+              r.event_id,
+              r.rule_id,
+              r.connection,
+              r.action,
+              r.integration_type,
+              r.event,
+              r.status,
+              r.attempt_count,
+              r.round_start,
+              r.next_attempt_at,
+              r.last_error,
+              r.last_outcome,
+              r.idempotency_key,
+              r.created_at,
+              r.updated_at,
+              r.completed_at,
+            );
+            marks.push(r.next_attempt_at, r.completed_at);
+          }
+          stored[i] = { ...event, status, total_rules: deliveries.length, completed_count: 0, failed_count: 0 };
+        }
+      });
+      const answers = await to.insert(values);
+      const results: InsertResult[] = new Array(items.length);
+      let m = 0;
+      for (let i = 0; i < items.length; i++) {
+        const answer = answers[i]!;
+        const deliveries = items[i]!.deliveries;
+        if (typeof answer !== "number") {
+          results[i] = { inserted: false, event: toEvent(answer as unknown as RawEvent) };
+          m += 2 * deliveries.length;
+          continue;
+        }
+        for (const r of deliveries) tag(r as TaggedRow, answer, marks[m++] as number | null, marks[m++] as number | null);
+        const event = stored[i]!;
+        event.seq = answer;
+        results[i] = { inserted: true, event };
+      }
       return results;
     },
 
     async write(batch) {
-      database();
-      if (batch.deliveries.length === 0 && batch.attempts.length === 0) return;
-      const tagged: Array<[TaggedRow, Written]> = [];
-      wrap("write", () => s!.writeMany(batch.deliveries, batch.attempts, tagged));
+      const to = link();
+      const rows = batch.deliveries;
+      const attempts = batch.attempts;
+      if (rows.length === 0 && attempts.length === 0) return;
+      // Another write not yet committed may change these rows' indexed columns: send them in full.
+      const full = writing > 0;
+      const d: Value[] = [];
+      // Per row: the event seq already known (null: the writer answers it), next_attempt_at, completed_at.
+      const marks: Array<number | null> = [];
+      const a: Value[] = [];
+      wrap("write", () => {
+        for (const row of rows) {
+          const r = row as TaggedRow;
+          const last = full ? undefined : r[WRITTEN];
+          if (!last || last.completed !== r.completed_at) {
+            d.push(SHAPE_ALL, r.id, r.status, r.attempt_count, r.round_start, r.last_error, r.last_outcome, r.updated_at, r.next_attempt_at, r.completed_at, null);
+            marks.push(null, r.next_attempt_at, r.completed_at);
+          } else {
+            const shape = last.next !== r.next_attempt_at ? SHAPE_NEXT : SHAPE_QUIET;
+            d.push(shape, r.id, r.status, r.attempt_count, r.round_start, r.last_error, r.last_outcome, r.updated_at, r.next_attempt_at, r.completed_at, last.seq);
+            marks.push(last.seq, r.next_attempt_at, r.completed_at);
+          }
+        }
+        for (const x of attempts) {
+          const detail = x.exchanges.length || x.notes.length ? JSON.stringify({ exchanges: x.exchanges, notes: x.notes }) : null;
+          a.push(x.delivery_id, x.attempt, x.workspace, x.event_id, x.rule_id, x.started_at, x.duration_ms, x.status, x.outcome, x.retryable ? 1 : 0, x.message, detail);
+        }
+      });
+      writing++;
+      let seqs: Array<number | null>;
+      try {
+        seqs = await to.write(d, a);
+      } finally {
+        writing--;
+      }
       // Only once committed: a rolled-back write is sent again in full.
-      for (const [row, written] of tagged) tag(row, written.seq, written.next, written.completed);
+      let k = 0;
+      for (let i = 0, m = 0; i < rows.length; i++, m += 3) {
+        const seq = marks[m] ?? seqs[k++];
+        if (seq !== null && seq !== undefined) tag(rows[i] as TaggedRow, seq, marks[m + 1] as number | null, marks[m + 2] as number | null);
+      }
     },
 
     async openDeliveries() {
@@ -581,7 +735,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
         `SELECT d.*, ${JOINED_EVENT_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
          WHERE d.completed_at IS NULL ORDER BY e.seq, d.id`,
       ).all() as RawJoined[];
-      return toJoined(rows);
+      return toJoined(rows, writing === 0);
     },
 
     async dueDeliveries(time, limit) {
@@ -589,7 +743,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
         `SELECT d.*, ${JOINED_EVENT_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
          WHERE d.completed_at IS NULL AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ?) ORDER BY d.next_attempt_at LIMIT ?`,
       ).all(time, limit) as RawJoined[];
-      return toJoined(rows);
+      return toJoined(rows, writing === 0);
     },
 
     async getEvents(id, workspace) {
@@ -637,7 +791,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
       const rows = statement(
         `SELECT d.* FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE e.workspace = ? AND e.id = ? ORDER BY d.id`,
       ).all(workspace, eventId) as RawDelivery[];
-      return rows.map(toDelivery);
+      return rows.map((raw) => toDelivery(raw, writing === 0));
     },
 
     async getDelivery(workspace, eventId, ruleId) {
@@ -645,7 +799,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
         `SELECT d.*, ${JOINED_EVENT_COLUMNS} FROM events e JOIN deliveries d ON d.event_seq = e.seq
          WHERE e.workspace = ? AND e.id = ? AND d.rule_id = ?`,
       ).all(workspace, eventId, ruleId) as RawJoined[];
-      return toJoined(rows)[0];
+      return toJoined(rows, writing === 0)[0];
     },
 
     async listAttempts(deliveryId) {
@@ -687,7 +841,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
       const rows = statement(
         `SELECT d.*, ${JOINED_EVENT_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE ${where.join(" AND ")} ORDER BY e.seq, d.id`,
       ).all(...params) as RawJoined[];
-      return toJoined(rows);
+      return toJoined(rows, writing === 0);
     },
 
     async connectionStatuses() {
@@ -695,11 +849,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     },
 
     async setConnectionStatus(connection, status) {
-      if (status) {
-        statement(`INSERT OR REPLACE INTO connection_status (connection, disabled_at, reason) VALUES (?, ?, ?)`).run(connection, status.disabled_at, status.reason);
-      } else {
-        statement(`DELETE FROM connection_status WHERE connection = ?`).run(connection);
-      }
+      await link().setConnectionStatus(connection, status ? status.disabled_at : null, status ? status.reason : null);
     },
   };
 }

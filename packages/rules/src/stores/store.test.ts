@@ -76,6 +76,8 @@ function attempt(d: DeliveryRow, number: number, extra: Partial<AttemptRow> = {}
 const stores: Array<[string, () => Store]> = [
   ["memory", () => memoryStore()],
   ["sqlite", () => sqliteStore({ path: join(dir, `contract-${n++}.db`) })],
+  ["sqlite (inline writer)", () => sqliteStore({ path: join(dir, `contract-${n++}.db`), writer: "inline" })],
+  ["sqlite (:memory:)", () => sqliteStore({ path: ":memory:" })],
 ];
 
 describe.each(stores)("%s store", (_name, make) => {
