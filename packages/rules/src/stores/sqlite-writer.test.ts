@@ -273,4 +273,32 @@ describe("sqlite store writer thread", () => {
     expect(db.prepare("SELECT count(*) FROM attempts").pluck().get()).toBe(1);
     db.close();
   });
+
+  it("moves attempts written by an older version into the new table", async () => {
+    const path = file();
+    const store = sqliteStore({ path });
+    await store.open();
+    await store.close();
+    // Version 3's attempts table, with one attempt.
+    const db = new Database(path);
+    db.exec(`
+      DROP TABLE attempts;
+      CREATE TABLE attempts (
+        delivery_id TEXT NOT NULL, attempt INTEGER NOT NULL, workspace TEXT NOT NULL, event_id TEXT NOT NULL, rule_id TEXT NOT NULL,
+        started_at INTEGER NOT NULL, duration_ms INTEGER NOT NULL, status INTEGER, outcome TEXT NOT NULL, retryable INTEGER NOT NULL,
+        message TEXT NOT NULL, detail TEXT, PRIMARY KEY (delivery_id, attempt)
+      ) WITHOUT ROWID;
+      INSERT INTO attempts VALUES ('d1', 1, 'w1', 'e1', 'r1', 2000, 12, 503, 'rejected_server_error', 1, 'answered 503', '{"exchanges":[],"notes":["old"]}');
+    `);
+    db.pragma("user_version = 3");
+    db.close();
+    const again = sqliteStore({ path });
+    await again.open();
+    expect(await again.listAttempts("d1")).toMatchObject([{ attempt: 1, message: "answered 503", retryable: true, notes: ["old"] }]);
+    await again.close();
+    const check = new Database(path, { readonly: true });
+    expect(check.pragma("user_version", { simple: true })).toBe(4);
+    expect(check.prepare("SELECT sql FROM sqlite_master WHERE name = 'attempts'").pluck().get()).not.toMatch(/WITHOUT ROWID/);
+    check.close();
+  });
 });

@@ -145,6 +145,29 @@ const MIGRATIONS: string[] = [
   DROP INDEX deliveries_open;
   CREATE INDEX deliveries_open ON deliveries (next_attempt_at) WHERE completed_at IS NULL;
   `,
+  // 4: attempts move to a rowid table. An attempt's row carries its exchanges (often 1-2 KB),
+  // which a WITHOUT ROWID table's B-tree keeps in an overflow page of its own, so each attempt
+  // wrote a page or more; a rowid table keeps rows of up to a page inline.
+  `
+  CREATE TABLE attempts_rowid (
+    delivery_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    workspace TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    rule_id TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    status INTEGER,
+    outcome TEXT NOT NULL,
+    retryable INTEGER NOT NULL,
+    message TEXT NOT NULL,
+    detail TEXT
+  );
+  INSERT INTO attempts_rowid SELECT delivery_id, attempt, workspace, event_id, rule_id, started_at, duration_ms, status, outcome, retryable, message, detail FROM attempts ORDER BY delivery_id, attempt;
+  DROP TABLE attempts;
+  ALTER TABLE attempts_rowid RENAME TO attempts;
+  CREATE UNIQUE INDEX attempts_delivery_attempt ON attempts (delivery_id, attempt);
+  `,
 ];
 
 /**

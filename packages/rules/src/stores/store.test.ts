@@ -203,9 +203,10 @@ describe("sqlite store", () => {
 
     const db = new Database(path, { readonly: true });
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
-    expect(db.pragma("user_version", { simple: true })).toBe(3);
+    expect(db.pragma("user_version", { simple: true })).toBe(4);
     const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'").all() as Array<{ name: string }>).map((r) => r.name).sort();
     expect(indexes).toEqual([
+      "attempts_delivery_attempt",
       "deliveries_event_rule",
       "deliveries_finished",
       "deliveries_open",
@@ -220,6 +221,7 @@ describe("sqlite store", () => {
     expect(plan("SELECT * FROM events WHERE workspace = ? AND status = ? ORDER BY seq DESC LIMIT 50", "w1", "failed")).toMatch(/INDEX events_workspace_status_seq/);
     expect(plan("SELECT * FROM deliveries WHERE completed_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= 5) ORDER BY next_attempt_at")).toMatch(/INDEX deliveries_open/);
     expect(plan("SELECT * FROM deliveries d WHERE d.workspace = ? AND d.status IN ('failed') AND d.status IN ('failed', 'canceled')", "w1")).toMatch(/INDEX deliveries_finished/);
+    expect(plan("SELECT * FROM attempts WHERE delivery_id = ? ORDER BY attempt", "d1")).toMatch(/INDEX attempts_delivery_attempt/);
     db.close();
 
     const again = sqliteStore({ path });
