@@ -210,6 +210,36 @@ describe("sqlite store writer thread", () => {
     }
   });
 
+  it("keeps nothing of a write that fails in any of its parts", async () => {
+    for (const writer of ["thread", "inline"] as const) {
+      const store = await opened({ writer });
+      const row = delivery("e1", "r1");
+      const next = delivery("e1", "r2");
+      await store.insertEvents([{ event: event("e1"), deliveries: [row, next] }]);
+      const before = await stored(store, row);
+      // Enough attempts for several parts; the first one breaks a constraint.
+      const attempts = Array.from({ length: 100 }, (_, i) => attempt(row, i + 1, i === 0 ? { message: null as unknown as string } : {}));
+      const failed = await store.write({ deliveries: [{ ...row, status: "failed", attempt_count: 100, completed_at: 5000 }], attempts }).catch((error: unknown) => error);
+      expect(failed).toMatchObject({ code: "store_error", retryable: false });
+      expect(await stored(store, row)).toEqual(before);
+      expect(await store.listAttempts(row.id)).toEqual([]);
+
+      // An attempt that cannot be serialized, after some parts went: they are dropped too.
+      const circular: Record<string, unknown> = {};
+      circular.self = circular;
+      const unserializable = Array.from({ length: 100 }, (_, i) => attempt(row, i + 1, i === 99 ? { notes: [circular as unknown as string] } : {}));
+      const refused = await store.write({ deliveries: [{ ...row, status: "retrying", attempt_count: 100, next_attempt_at: 9000 }], attempts: unserializable }).catch((error: unknown) => error);
+      expect(refused).toMatchObject({ code: "store_error" });
+      expect((refused as Error).message).toMatch(/SQLite write failed: .*circular/i);
+      // The next write commits alone.
+      await store.write({ deliveries: [{ ...next, status: "processing", attempt_count: 1 }], attempts: [attempt(next, 1)] });
+      expect(await stored(store, row)).toEqual(before);
+      expect(await store.listAttempts(row.id)).toEqual([]);
+      expect(await store.listAttempts(next.id)).toHaveLength(1);
+      await store.close();
+    }
+  });
+
   it("reports a database locked by another connection as a retryable store_error", async () => {
     const path = file();
     const store = sqliteStore({ path, busyTimeoutMs: 50 });
