@@ -86,6 +86,41 @@ describe("the packed packages, installed into an app outside the workspace", () 
     expect(run("node", ["smoke.cjs"])).toContain("cjs ok");
   }, 60_000);
 
+  // The SQLite store's writer thread runs from the installed package: it writes a file database
+  // from its thread (`writer: "thread"` fails rather than falling back), and the reads see it.
+  const sqliteSmoke = (load: string) => `
+${load}
+const { mkdtempSync } = require("node:fs");
+const { tmpdir } = require("node:os");
+const { join } = require("node:path");
+(async () => {
+  const store = sqliteStore({ path: join(mkdtempSync(join(tmpdir(), "meshwork-smoke-")), "smoke.db"), writer: "thread" });
+  await store.open();
+  const event = { seq: 0, workspace: "w1", id: "e1", event: "user.signup", resource: null, resource_id: null, payload: { email: "a@b.co" },
+    created_by: "smoke", created_at: 1, status: "pending", total_rules: 1, completed_count: 0, failed_count: 0 };
+  const delivery = { id: "d1", workspace: "w1", event_id: "e1", rule_id: "r1", connection: "c1", action: "a", integration_type: "webhook",
+    event: "user.signup", status: "pending", attempt_count: 0, round_start: 0, next_attempt_at: null, last_error: null, last_outcome: null,
+    idempotency_key: "d1", created_at: 1, updated_at: 1, completed_at: null };
+  const [inserted] = await store.insertEvents([{ event, deliveries: [delivery] }]);
+  if (!inserted.inserted || !(inserted.event.seq > 0)) throw new Error("not inserted: " + JSON.stringify(inserted));
+  Object.assign(delivery, { status: "completed", attempt_count: 1, last_outcome: "delivered", updated_at: 2, completed_at: 2 });
+  await store.write({ deliveries: [delivery], attempts: [{ delivery_id: "d1", workspace: "w1", event_id: "e1", rule_id: "r1", attempt: 1,
+    started_at: 1, duration_ms: 1, status: 200, outcome: "delivered", retryable: false, message: "ok", exchanges: [], notes: ["smoke"] }] });
+  const [stored] = await store.getEvents("e1");
+  const attempts = await store.listAttempts("d1");
+  if (stored.status !== "completed" || attempts[0].notes[0] !== "smoke") throw new Error("read back " + JSON.stringify({ stored, attempts }));
+  await store.close();
+  console.log("sqlite ok");
+})().catch((error) => { console.error(error); process.exit(1); });
+`;
+
+  it("writes a file database from sqliteStore's writer thread, from ESM and CJS", () => {
+    writeFileSync(join(app, "sqlite-smoke.mjs"), sqliteSmoke(`import { createRequire } from "node:module";\nimport { sqliteStore } from "@meshwork/rules";\nconst require = createRequire(import.meta.url);`));
+    expect(run("node", ["sqlite-smoke.mjs"])).toContain("sqlite ok");
+    writeFileSync(join(app, "sqlite-smoke.cjs"), sqliteSmoke(`const { sqliteStore } = require("@meshwork/rules");`));
+    expect(run("node", ["sqlite-smoke.cjs"])).toContain("sqlite ok");
+  }, 60_000);
+
   it.each(["node16", "bundler"])("type-checks from TypeScript with moduleResolution %s", (resolution) => {
     const source = [
       `import { createClient, EventsClient } from "@meshwork/events";`,
