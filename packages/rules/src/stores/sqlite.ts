@@ -747,9 +747,12 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
         for (const row of rows) {
           const r = row as TaggedRow;
           const last = full ? undefined : r[WRITTEN];
-          if (!last || last.completed !== r.completed_at) {
+          if (!last) {
             d.push(SHAPE_ALL, r.id, r.status, r.attempt_count, r.round_start, r.last_error, r.last_outcome, r.updated_at, r.next_attempt_at, r.completed_at, null);
             marks.push(null, r.next_attempt_at, r.completed_at);
+          } else if (last.completed !== r.completed_at) {
+            d.push(SHAPE_ALL, r.id, r.status, r.attempt_count, r.round_start, r.last_error, r.last_outcome, r.updated_at, r.next_attempt_at, r.completed_at, last.seq);
+            marks.push(last.seq, r.next_attempt_at, r.completed_at);
           } else {
             const shape = last.next !== r.next_attempt_at ? SHAPE_NEXT : SHAPE_QUIET;
             d.push(shape, r.id, r.status, r.attempt_count, r.round_start, r.last_error, r.last_outcome, r.updated_at, r.next_attempt_at, r.completed_at, last.seq);
