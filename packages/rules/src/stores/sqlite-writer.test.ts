@@ -231,6 +231,8 @@ describe("sqlite store writer thread", () => {
       const refused = await store.write({ deliveries: [{ ...row, status: "retrying", attempt_count: 100, next_attempt_at: 9000 }], attempts: unserializable }).catch((error: unknown) => error);
       expect(refused).toMatchObject({ code: "store_error" });
       expect((refused as Error).message).toMatch(/SQLite write failed: .*circular/i);
+      // The same with attempts only.
+      await expect(store.write({ deliveries: [], attempts: unserializable })).rejects.toMatchObject({ code: "store_error" });
       // The next write commits alone.
       await store.write({ deliveries: [{ ...next, status: "processing", attempt_count: 1 }], attempts: [attempt(next, 1)] });
       expect(await stored(store, row)).toEqual(before);

@@ -759,7 +759,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
             marks.push(last.seq, r.next_attempt_at, r.completed_at);
           }
         }
-        if (parts) {
+        if (parts && d.length > 0) {
           to.writePart(d, a);
           sent = true;
           d = [];
@@ -769,6 +769,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
           a.push(x.delivery_id, x.attempt, x.workspace, x.event_id, x.rule_id, x.started_at, x.duration_ms, x.status, x.outcome, x.retryable ? 1 : 0, x.message, detail);
           if (parts && a.length === ATTEMPTS_PER_PART * WRITE_ATTEMPT_VALUES) {
             to.writePart(d, a);
+            sent = true;
             a = [];
           }
         }
