@@ -3,9 +3,6 @@ import type { Worker } from "node:worker_threads";
 import type BetterSqlite3 from "better-sqlite3";
 import { MeshworkRulesError } from "../errors.js";
 import { createWriter, SHAPE_ALL, SHAPE_NEXT, SHAPE_QUIET, WRITE_ATTEMPT_VALUES, writerThreadSource, type InsertAnswer, type Value, type WriterThreadData } from "./sqlite-writer.js";
-
-/** A write with attempts goes to the writer thread in parts: its rows, then this many attempts at a time. */
-const ATTEMPTS_PER_PART = 32;
 import type {
   AttemptRow,
   ConnectionStatusRow,
@@ -64,6 +61,9 @@ parentPort.on("message", () => {
   parentPort.postMessage("closed");
 });
 `;
+
+/** A write with attempts goes to the writer thread in parts: its rows, then this many attempts at a time. */
+const ATTEMPTS_PER_PART = 32;
 
 /** Schema migrations, applied in order; `PRAGMA user_version` records how many ran. */
 const MIGRATIONS: string[] = [
@@ -342,15 +342,6 @@ function toAttempt(raw: RawAttempt): AttemptRow {
 }
 
 /**
- * A durable store on SQLite (better-sqlite3) in WAL mode. The schema is migrated on open
- * (`PRAGMA user_version`); writes from the engine are grouped into one transaction per flush;
- * history queries are indexed. One engine per database file at a time; for several processes
- * use a Postgres store.
- *
- * @example
- * const engine = createEngine({ config, destinations, store: sqliteStore({ path: "meshwork.db" }) });
- */
-/**
  * Where better-sqlite3 is, for the store's worker threads: resolved from this module, or else the
  * copy already loaded (an application bundle imports it by its absolute path).
  */
@@ -374,7 +365,7 @@ function storeError(what: string, error: unknown): MeshworkRulesError {
   return new MeshworkRulesError("store_error", `SQLite ${what} failed: ${(error as Error).message}`, { retryable, cause: error });
 }
 
-/** Where the store's writes go: the calls of sqlite-writer.js, each answered once committed. */
+/** Where the store's writes go: `createWriter`'s calls, each answered once committed. */
 interface WriterLink {
   insert(values: Value[]): Promise<InsertAnswer>;
   /** True when a write may be sent in parts: each `writePart`, then `write` with the rest. */
