@@ -732,7 +732,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
       const marks: Array<number | null> = [];
       let a: Value[] = [];
       // The writer thread starts on the rows while the attempts (their exchanges) are serialized.
-      const parts = to.parts && attempts.length > 0;
+      const parts = to.parts && attempts.length > ATTEMPTS_PER_PART;
       let sent = false;
       try {
         for (const row of rows) {
