@@ -28,7 +28,7 @@ import { compileMapping, type MappingOutcome } from "./mapping.js";
 import { nextDelay, resolveRetry, jittered, type ResolvedRetry } from "./retry.js";
 import { SharedBucket } from "./shared-bucket.js";
 import { memoryStore } from "./stores/memory.js";
-import { summarizeDeliveries } from "./stores/shared.js";
+import { OPEN_STATUSES, summarizeDeliveries } from "./stores/shared.js";
 import type {
   Attempt,
   AttemptRow,
@@ -37,8 +37,10 @@ import type {
   ConnectionConfig,
   Delivery,
   ClaimedDelivery,
+  DeliveryCursor,
   DeliveryQueue,
   DeliveryRow,
+  DeliveryWithEvent,
   DrainOptions,
   EngineEvents,
   EngineLogger,
@@ -107,6 +109,16 @@ export interface EngineOptions {
   pollIntervalMs?: number;
   /** Shared queue: most deliveries claimed in one round trip. Default 256. */
   claimBatch?: number;
+  /**
+   * Most open deliveries kept in memory, with a durable store that reads them back page by page
+   * (`sqliteStore`). Past it, ingested events and their deliveries are still stored, but the
+   * deliveries wait in the store ("spilled") until the window has drained to half; then the
+   * next page is read, oldest event first. A restart reads only the first page. Memory stays
+   * flat however far ingest outruns delivery. `stats()` reports `inMemory` and `spilled`.
+   * Default 10 000; `Infinity` keeps every open delivery in memory. It does not apply to
+   * `memoryStore()` (which holds everything in memory anyway) nor to a shared queue.
+   */
+  maxOpenInMemory?: number;
   logger?: EngineLogger;
 }
 
@@ -123,7 +135,12 @@ export interface IngestContext {
 
 /** Counters for health checks and metrics. */
 export interface EngineStats {
+  /** Deliveries not finished: `inMemory + spilled`. */
   open: number;
+  /** Open deliveries held in memory (at most `maxOpenInMemory`, except right after a retry or a replay). */
+  inMemory: number;
+  /** Open deliveries waiting in the store for room in the window (0 without a window). */
+  spilled: number;
   inFlight: number;
   queued: number;
   scheduled: number;
@@ -390,6 +407,22 @@ function interruptedAttempt(row: DeliveryRow, attempt: number, now: number): Att
   };
 }
 
+/** Starts a fresh round of attempts on a row: `pending`, due now. */
+function freshRound(row: DeliveryRow, now: number): void {
+  row.status = "pending";
+  row.round_start = row.attempt_count;
+  row.next_attempt_at = null;
+  row.completed_at = null;
+  row.updated_at = now;
+}
+
+function completedError(row: DeliveryRow, ruleId: string): MeshworkRulesError {
+  return new MeshworkRulesError(
+    "invalid_state",
+    `the delivery is already completed; to send it again use engine.replay({ workspace: "${row.workspace}", status: "completed", rule: "${ruleId}", ... })`,
+  );
+}
+
 /**
  * Creates the rules engine: it matches ingested events against each workspace's rules and
  * delivers them to the connections in parallel, with per-connection concurrency, rate limits
@@ -441,7 +474,7 @@ class RulesEngine implements Engine {
   private inFlight = 0;
   private ingesting = 0;
   private dirtyList: Dirtyable[] = [];
-  private insertQueue: Array<{ items: NewEvent[]; resolve: (results: InsertResult[]) => void; reject: (error: unknown) => void }> = [];
+  private insertQueue: Array<{ items: NewEvent[]; committed: (results: InsertResult[]) => void; resolve: () => void; reject: (error: unknown) => void }> = [];
   private attemptsToWrite: AttemptRow[] = [];
   private flushScheduled = false;
   private flushing: Promise<void> | undefined;
@@ -470,6 +503,30 @@ class RulesEngine implements Engine {
   private renewing = false;
   /** Attempts waiting in `beforeRequest` for a rate-limit token (on the engine's clock). */
   private throttled = 0;
+  /** The window (`maxOpenInMemory`) when the store pages open deliveries; else every open delivery is in memory. */
+  private readonly window: number | undefined;
+  /** A page is read once no more than this many deliveries are in memory. */
+  private readonly lowWater: number;
+  /** Open deliveries in the store and not in memory. */
+  private spilled = 0;
+  /** Some open deliveries may be in the store only: new ones wait there too, behind them. */
+  private spillMode = false;
+  /** Bumped by every spill: a page that reached the end leaves spill mode only if none happened while it was read. */
+  private spillGen = 0;
+  /**
+   * Every delivery that was ever in memory sits at or before this position (event seq, delivery
+   * id), every spilled one after it: a page starts here, so it never sees a delivery the engine
+   * has (or just finished, its write not yet committed).
+   */
+  private cursor: DeliveryCursor | undefined;
+  /** Highest event seq admitted or spilled: pages stop there, so they never see an event whose ingest is still deciding. */
+  private decidedSeq = 0;
+  private loading = false;
+  private loadRetry: ReturnType<typeof setTimeout> | undefined;
+  /** Page reads and changes to spilled rows run one at a time, so the cursor does not move under them. */
+  private windowLock: Promise<unknown> = Promise.resolve();
+  /** With a window, insert groups reach the store one after another, so seqs are decided in order. */
+  private inserting: Promise<void> = Promise.resolve();
 
   constructor(options: EngineOptions) {
     this.config = resolveConfig(options.config, options.destinations);
@@ -490,6 +547,11 @@ class RulesEngine implements Engine {
     this.leaseMs = Math.max(100, options.leaseMs ?? 30_000);
     this.pollIntervalMs = Math.max(10, options.pollIntervalMs ?? 1000);
     this.claimBatch = Math.max(1, options.claimBatch ?? 256);
+    const windowSize = options.maxOpenInMemory ?? 10_000;
+    if (!(windowSize >= 1)) throw new MeshworkRulesError("invalid_request", `maxOpenInMemory: must be at least 1 (or Infinity), got ${options.maxOpenInMemory}`);
+    const pages = !this.queue && this.store.durable === true && typeof this.store.openDeliveryPage === "function" && typeof this.store.openDeliveryCount === "function";
+    this.window = pages && Number.isFinite(windowSize) ? Math.floor(windowSize) : undefined;
+    this.lowWater = Math.floor((this.window ?? 0) / 2);
 
     const destinations = new Map(options.destinations.map((d) => [d.type, d]));
     for (const workspace of this.config.workspaces) for (const key of workspace.publishableKeys) this.keys.set(key, workspace.id);
@@ -577,6 +639,7 @@ class RulesEngine implements Engine {
         this.armHeapTimer();
         for (const conn of this.conns.values()) this.pump(conn.lane);
         if (this.claiming) this.startClaiming();
+        this.kickLoad();
         this.checkIdle();
       },
       (error: unknown) => {
@@ -597,9 +660,29 @@ class RulesEngine implements Engine {
     }
     // Shared queue: open deliveries stay in the store until an engine claims them.
     if (this.queue) return;
-    const rows = await this.store.openDeliveries();
+    if (this.window === undefined) this.adoptOpen(await this.store.openDeliveries());
+    else {
+      // Only the first page: the rest is read as the window drains.
+      const { open, lastSeq } = await this.store.openDeliveryCount!();
+      this.spilled = open;
+      this.spillMode = open > 0;
+      this.decidedSeq = lastSeq;
+      this.cursor = undefined;
+      this.loading = true;
+      try {
+        await this.exclusive(() => this.loadPages());
+      } finally {
+        this.loading = false;
+      }
+    }
+    await this.flush();
+  }
+
+  /** Takes open deliveries read from the store (at start, or a page of spilled ones) into the lanes and the retry heap. */
+  private adoptOpen(rows: readonly DeliveryWithEvent[]): void {
     const now = this.now();
     const events = new Map<EventRow, DeliveryEvent>();
+    const touched = new Set<Lane<Live>>();
     for (const { delivery: row, event } of rows) {
       if (this.open.has(row.id)) continue;
       let ctx = events.get(event);
@@ -607,7 +690,7 @@ class RulesEngine implements Engine {
       const rule = this.rules.get(row.rule_id);
       if (!rule || rule.conn.config.workspace !== row.workspace) {
         row.status = "failed";
-        row.last_error = `rule "${row.rule_id}" is no longer in the configuration; the delivery was failed when the engine started`;
+        row.last_error = `rule "${row.rule_id}" is no longer in the configuration; the delivery was failed when the engine read it back`;
         row.next_attempt_at = null;
         row.updated_at = now;
         row.completed_at = now;
@@ -626,10 +709,142 @@ class RulesEngine implements Engine {
       }
       this.open.set(row.id, live);
       const due = row.next_attempt_at ?? now;
-      if (due <= now) rule.conn.lane.push(live);
-      else this.schedule(live, due);
+      if (due <= now) {
+        rule.conn.lane.push(live);
+        touched.add(rule.conn.lane);
+      } else this.schedule(live, due);
     }
-    await this.flush();
+    if (this.state === "running") for (const lane of touched) this.pump(lane);
+  }
+
+  // ─── the window: open deliveries beyond it wait in the store ───────────────────────────────
+
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.windowLock.then(task);
+    this.windowLock = run.catch(noop);
+    return run;
+  }
+
+  /** Is this delivery after the cursor: never in memory, so open in the store means spilled. */
+  private beyond(seq: number | undefined, id: string): boolean {
+    const cursor = this.cursor;
+    if (this.window === undefined || seq === undefined) return false;
+    return cursor === undefined || seq > cursor.seq || (seq === cursor.seq && cursor.id !== undefined && id > cursor.id);
+  }
+
+  /** Decides where an ingested event's deliveries go: memory (true), or the store behind the spilled ones. */
+  private admit(seq: number | undefined, count: number): boolean {
+    if (seq === undefined) return true;
+    if (seq > this.decidedSeq) this.decidedSeq = seq;
+    // Behind the cursor (cannot happen while inserts are decided in seq order): a page would never read it.
+    const behind = this.cursor !== undefined && seq <= this.cursor.seq;
+    if (behind || (!this.spillMode && this.open.size + count <= this.window!)) {
+      if (!behind) this.cursor = { seq };
+      return true;
+    }
+    this.respill(count);
+    return false;
+  }
+
+  private respill(count: number): void {
+    this.spilled += count;
+    this.spillGen++;
+    this.spillMode = true;
+  }
+
+  /** Reads the next page of spilled deliveries once the window has drained to its low-water mark. */
+  private kickLoad(): void {
+    if (!this.spillMode || this.loading || this.state !== "running" || this.open.size > this.lowWater) return;
+    this.loading = true;
+    this.exclusive(() => this.loadPages()).then(
+      () => {
+        this.loading = false;
+        // Deliveries that finished while the last page was applied found it still loading.
+        this.kickLoad();
+        this.checkIdle();
+      },
+      (error: unknown) => {
+        this.loading = false;
+        this.reportError(error);
+        if (this.state === "running" && !this.loadRetry) {
+          this.loadRetry = setTimeout(() => {
+            this.loadRetry = undefined;
+            this.kickLoad();
+          }, 1000);
+          this.loadRetry.unref?.();
+        }
+        this.checkIdle();
+      },
+    );
+  }
+
+  private async loadPages(): Promise<void> {
+    while (this.spillMode && this.open.size <= this.lowWater && (this.state === "running" || this.state === "starting")) {
+      const limit = this.window! - this.open.size;
+      const generation = this.spillGen;
+      const page = await this.store.openDeliveryPage!({ ...(this.cursor && { after: this.cursor }), throughSeq: this.decidedSeq, limit });
+      if (this.state !== "running" && this.state !== "starting") return;
+      const last = page[page.length - 1];
+      if (last) {
+        if (last.event.seq === undefined) throw new MeshworkRulesError("store_error", `${this.store.name} store: openDeliveryPage answered an event without seq`);
+        this.cursor = { seq: last.event.seq, id: last.delivery.id };
+      }
+      this.spilled = Math.max(0, this.spilled - page.length);
+      this.adoptOpen(page);
+      // The end, and nothing spilled while the page was read: whatever comes next can go to memory.
+      if (page.length < limit && this.spillGen === generation) {
+        this.spillMode = false;
+        this.spilled = 0;
+      }
+    }
+  }
+
+  /** Cancels a spilled delivery in the store (a later page does not read it: it is no longer open). */
+  private cancelSpilled(found: DeliveryWithEvent): Promise<Delivery | undefined> {
+    return this.exclusive(async () => {
+      const live = this.open.get(found.delivery.id);
+      if (live) return this.cancelLive(live);
+      const fresh = await this.store.getDelivery(found.delivery.workspace, found.delivery.event_id, found.delivery.rule_id);
+      if (!fresh || !OPEN_STATUSES.includes(fresh.delivery.status) || !this.beyond(fresh.event.seq, fresh.delivery.id)) return undefined;
+      const row = fresh.delivery;
+      const now = this.now();
+      row.status = "canceled";
+      row.next_attempt_at = null;
+      row.updated_at = now;
+      row.completed_at = now;
+      await this.store.write({ deliveries: [row], attempts: [] });
+      this.spilled = Math.max(0, this.spilled - 1);
+      this.checkIdle();
+      return this.announce(row);
+    });
+  }
+
+  /**
+   * Retries a delivery after the cursor: a fresh round written to the store, where it waits its
+   * turn with the spilled ones (a finished one is spilled again).
+   */
+  private retrySpilled(found: DeliveryWithEvent, ruleId: string): Promise<Delivery> {
+    return this.exclusive(async () => {
+      const live = this.open.get(found.delivery.id);
+      if (live) {
+        if (live.where !== Where.InFlight) this.restart(live);
+        return publicDelivery(live.row);
+      }
+      const fresh = (await this.store.getDelivery(found.delivery.workspace, found.delivery.event_id, found.delivery.rule_id)) ?? found;
+      const row = fresh.delivery;
+      if (row.status === "completed") throw completedError(row, ruleId);
+      // A page read it (and it finished) while this call waited for the lock.
+      if (!this.beyond(fresh.event.seq, row.id)) return publicDelivery(this.revive(row, fresh.event).row);
+      this.ruleFor(row);
+      // Interrupted by a crash: it is sent again as soon as its page is read.
+      if (row.status === "processing") return publicDelivery(row);
+      const reopened = !OPEN_STATUSES.includes(row.status);
+      freshRound(row, this.now());
+      await this.store.write({ deliveries: [row], attempts: [] });
+      if (reopened) this.respill(1);
+      this.kickLoad();
+      return this.announce(row);
+    });
   }
 
   async stop(options: { timeoutMs?: number } = {}): Promise<void> {
@@ -654,6 +869,9 @@ class RulesEngine implements Engine {
     }
     if (this.watchdog) clearInterval(this.watchdog);
     this.watchdog = undefined;
+    if (this.loadRetry) clearTimeout(this.loadRetry);
+    this.loadRetry = undefined;
+    await this.windowLock;
     while (this.flushing || this.dirtyList.length || this.attemptsToWrite.length) {
       if (this.flushing) await this.flushing;
       else await this.flush();
@@ -681,6 +899,10 @@ class RulesEngine implements Engine {
     this.open.clear();
     this.heap.clear();
     this.running.clear();
+    this.spilled = 0;
+    this.spillMode = false;
+    this.cursor = undefined;
+    this.decidedSeq = 0;
     for (const conn of this.conns.values()) conn.lane.reset();
     this.state = "stopped";
     this.checkIdle();
@@ -805,10 +1027,42 @@ class RulesEngine implements Engine {
     }
 
     if (items.length) {
+      // Runs as soon as the store answers (for grouped inserts, in commit order: see `admit`).
+      const committed = (results: InsertResult[]) => {
+        const touched = new Set<Lane<Live>>();
+        const createdIso = iso(now);
+        for (let k = 0; k < results.length; k++) {
+          const result = results[k]!;
+          records[positions[k]!] = publicRecord(result.event, result.event.created_at === now ? createdIso : undefined);
+          // Shared queue: workers (this engine among them) claim the deliveries from the store.
+          if (!result.inserted || shared) continue;
+          const item = items[k]!;
+          if (item.deliveries.length === 0) continue;
+          // Past the window they stay in the store, read back page by page.
+          if (this.window !== undefined && !this.admit(result.event.seq, item.deliveries.length)) continue;
+          const ctx = this.eventContext(item.event, createdIso);
+          const matched = rulesOf[k]!;
+          for (let d = 0; d < item.deliveries.length; d++) {
+            const rule = matched[d]!;
+            const live = this.makeLive(item.deliveries[d]!, ctx, rule);
+            this.open.set(live.row.id, live);
+            const first = rule.conn.retry.schedule[0] ?? 0;
+            if (first > 0 && this.state === "running") this.schedule(live, now + jittered(first, rule.conn.retry.jitter, this.random));
+            else {
+              rule.conn.lane.push(live);
+              touched.add(rule.conn.lane);
+            }
+          }
+        }
+        if (this.state === "running") for (const lane of touched) this.pump(lane);
+        if (shared && tx === undefined) this.kickClaim();
+        if (this.spillMode) this.kickLoad();
+      };
       this.ingesting++;
-      let results;
       try {
-        results = tx !== undefined ? await this.store.insertEvents(items, { tx }) : this.store.durable ? await this.insertGrouped(items) : await this.store.insertEvents(items);
+        if (tx !== undefined) committed(await this.store.insertEvents(items, { tx }));
+        else if (this.store.durable) await this.insertGrouped(items, committed);
+        else committed(await this.store.insertEvents(items));
       } catch (error) {
         throw MeshworkRulesError.isInstance(error)
           ? error
@@ -816,31 +1070,6 @@ class RulesEngine implements Engine {
       } finally {
         this.ingesting--;
       }
-      const touched = new Set<Lane<Live>>();
-      const createdIso = iso(now);
-      for (let k = 0; k < results.length; k++) {
-        const result = results[k]!;
-        records[positions[k]!] = publicRecord(result.event, result.event.created_at === now ? createdIso : undefined);
-        // Shared queue: workers (this engine among them) claim the deliveries from the store.
-        if (!result.inserted || shared) continue;
-        const item = items[k]!;
-        if (item.deliveries.length === 0) continue;
-        const ctx = this.eventContext(item.event, createdIso);
-        const matched = rulesOf[k]!;
-        for (let d = 0; d < item.deliveries.length; d++) {
-          const rule = matched[d]!;
-          const live = this.makeLive(item.deliveries[d]!, ctx, rule);
-          this.open.set(live.row.id, live);
-          const first = rule.conn.retry.schedule[0] ?? 0;
-          if (first > 0 && this.state === "running") this.schedule(live, now + jittered(first, rule.conn.retry.jitter, this.random));
-          else {
-            rule.conn.lane.push(live);
-            touched.add(rule.conn.lane);
-          }
-        }
-      }
-      if (this.state === "running") for (const lane of touched) this.pump(lane);
-      if (shared && tx === undefined) this.kickClaim();
     }
     this.checkIdle();
     const count = events.length - failed;
@@ -849,33 +1078,47 @@ class RulesEngine implements Engine {
 
   /**
    * Ingest calls arriving in the same turn of the event loop share one `insertEvents` (one
-   * transaction: group commit); each still resolves only once it is committed.
+   * transaction: group commit); each still resolves only once it is committed, after its
+   * `committed` ran. With a window, one group at a time goes to the store.
    */
-  private insertGrouped(items: NewEvent[]): Promise<InsertResult[]> {
+  private insertGrouped(items: NewEvent[], committed: (results: InsertResult[]) => void): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.insertQueue.push({ items, resolve, reject });
-      if (this.insertQueue.length === 1) setImmediate(() => void this.flushInserts());
+      this.insertQueue.push({ items, committed, resolve, reject });
+      if (this.insertQueue.length === 1) setImmediate(this.window === undefined ? this.flushInsertsNow : this.chainInserts);
     });
   }
+
+  private readonly flushInsertsNow = () => void this.flushInserts();
+  private readonly chainInserts = () => {
+    this.inserting = this.inserting.then(() => this.flushInserts());
+  };
 
   private async flushInserts(): Promise<void> {
     const queue = this.insertQueue;
     this.insertQueue = [];
-    if (queue.length === 1) {
-      const only = queue[0]!;
-      return this.store.insertEvents(only.items).then(only.resolve, only.reject);
+    if (queue.length === 0) return;
+    let all: NewEvent[];
+    if (queue.length === 1) all = queue[0]!.items;
+    else {
+      all = [];
+      for (const call of queue) for (const item of call.items) all.push(item);
     }
-    const all: NewEvent[] = [];
-    for (const call of queue) for (const item of call.items) all.push(item);
+    let results: InsertResult[];
     try {
-      const results = await this.store.insertEvents(all);
-      let offset = 0;
-      for (const call of queue) {
-        call.resolve(results.slice(offset, offset + call.items.length));
-        offset += call.items.length;
-      }
+      results = await this.store.insertEvents(all);
     } catch (error) {
       for (const call of queue) call.reject(error);
+      return;
+    }
+    let offset = 0;
+    for (const call of queue) {
+      try {
+        call.committed(queue.length === 1 ? results : results.slice(offset, offset + call.items.length));
+        call.resolve();
+      } catch (error) {
+        call.reject(error);
+      }
+      offset += call.items.length;
     }
   }
 
@@ -1169,6 +1412,7 @@ class RulesEngine implements Engine {
     if (this.listeners.delivery.size) this.emitDelivery(row);
     this.pump(lane);
     if (this.backlog && lane.queued <= lane.concurrency / 2) this.kickClaim();
+    if (this.spillMode) this.kickLoad();
     this.checkIdle();
   }
 
@@ -1620,9 +1864,12 @@ class RulesEngine implements Engine {
   private quiet(): boolean {
     // With a test clock, an attempt waiting for a rate-limit token waits for a timer, like a retry.
     const busy = this.throttled > 0 && isTestClock(this.clock) ? this.inFlight - this.throttled : this.inFlight;
-    if (busy > 0 || this.ingesting > 0 || this.flushing || this.flushScheduled || this.dirtyList.length || this.attemptsToWrite.length) return false;
+    if (busy > 0 || this.ingesting > 0 || this.loading || this.flushing || this.flushScheduled || this.dirtyList.length || this.attemptsToWrite.length) return false;
     if (this.state === "starting") return false;
-    if (this.state !== "running" || isTestClock(this.clock)) return true;
+    if (this.state !== "running") return true;
+    // Spilled deliveries: a page is due, or (on the wall clock) they wait for room in the window.
+    if (this.spillMode && (this.open.size <= this.lowWater || !isTestClock(this.clock))) return false;
+    if (isTestClock(this.clock)) return true;
     const now = this.now();
     if (this.claiming && (this.claimRunning || this.claimAgain || this.backlog || (this.dueAt !== null && this.dueAt <= now))) return false;
     const top = this.heap.peek();
@@ -1657,14 +1904,14 @@ class RulesEngine implements Engine {
       options.timeoutMs === undefined
         ? undefined
         : new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new MeshworkRulesError("drain_timeout", `drain did not finish within ${options.timeoutMs} ms (${this.open.size} deliveries open, ${this.inFlight} in flight)`, { retryable: true })), options.timeoutMs);
+            timer = setTimeout(() => reject(new MeshworkRulesError("drain_timeout", `drain did not finish within ${options.timeoutMs} ms (${this.open.size + this.spilled} deliveries open, ${this.inFlight} in flight)`, { retryable: true })), options.timeoutMs);
           });
     const run = async () => {
       for (;;) {
         await this.idle();
         if (!options.advanceClock || this.state !== "running") return;
         const clock = this.clock as TestClock;
-        if (this.open.size === 0) return;
+        if (this.open.size === 0 && !this.spillMode) return;
         const next = clock.nextTimerAt();
         if (next === undefined || (options.until !== undefined && next > options.until)) return;
         clock.advanceTo(Math.max(next, clock.now()));
@@ -1728,9 +1975,12 @@ class RulesEngine implements Engine {
       for (const delivery of await this.store.eventDeliveries(row.workspace, row.id)) {
         const live = this.open.get(delivery.id);
         if (live) out.push(this.cancelLive(live));
-        else if (this.queue && (delivery.status === "pending" || delivery.status === "processing" || delivery.status === "retrying")) {
+        else if (this.queue && OPEN_STATUSES.includes(delivery.status)) {
           const canceled = await this.queue.cancel(delivery.id, this.now());
           if (canceled) out.push(this.announce(canceled));
+        } else if (OPEN_STATUSES.includes(delivery.status) && this.beyond(row.seq, delivery.id)) {
+          const canceled = await this.cancelSpilled({ delivery, event: row });
+          if (canceled) out.push(canceled);
         }
       }
       return out;
@@ -1781,9 +2031,7 @@ class RulesEngine implements Engine {
       return publicDelivery(live.row);
     }
     const row = found.delivery;
-    if (row.status === "completed") {
-      throw new MeshworkRulesError("invalid_state", `the delivery is already completed; to send it again use engine.replay({ workspace: "${row.workspace}", status: "completed", rule: "${ruleId}", ... })`);
-    }
+    if (row.status === "completed") throw completedError(row, ruleId);
     if (this.queue) {
       this.ruleFor(row);
       const from: DeliveryRow["status"][] = row.status === "failed" || row.status === "canceled" ? ["failed", "canceled"] : ["pending", "retrying"];
@@ -1793,6 +2041,7 @@ class RulesEngine implements Engine {
       this.kickClaim();
       return this.announce(requeued);
     }
+    if (this.beyond(found.event.seq, row.id)) return this.retrySpilled(found, ruleId);
     const restarted = this.revive(found.delivery, found.event);
     return publicDelivery(restarted.row);
   }
@@ -1827,12 +2076,7 @@ class RulesEngine implements Engine {
     if (live.where === Where.Queued) lane.forget(live);
     this.unclaim(live);
     live.cancelRequested = false;
-    const now = this.now();
-    row.status = "pending";
-    row.round_start = row.attempt_count;
-    row.next_attempt_at = null;
-    row.completed_at = null;
-    row.updated_at = now;
+    freshRound(row, this.now());
     this.markDirty(live);
     lane.push(live);
     if (this.listeners.delivery.size) this.emitDelivery(row);
@@ -1847,6 +2091,10 @@ class RulesEngine implements Engine {
     if (!live && this.queue) {
       const canceled = await this.queue.cancel(found.delivery.id, this.now());
       if (canceled) return this.announce(canceled);
+    }
+    if (!live && OPEN_STATUSES.includes(found.delivery.status) && this.beyond(found.event.seq, found.delivery.id)) {
+      const canceled = await this.cancelSpilled(found);
+      if (canceled) return canceled;
     }
     if (!live) throw new MeshworkRulesError("invalid_state", `the delivery is already ${found.delivery.status}; only pending, processing or retrying deliveries can be canceled`);
     return this.cancelLive(live);
@@ -1870,6 +2118,7 @@ class RulesEngine implements Engine {
     this.open.delete(row.id);
     this.markDirty(live);
     if (this.listeners.delivery.size) this.emitDelivery(row);
+    if (this.spillMode) this.kickLoad();
     this.checkIdle();
     return publicDelivery(row);
   }
@@ -1900,8 +2149,32 @@ class RulesEngine implements Engine {
       this.kickClaim();
       return { count: requeued.length };
     }
-    for (const { delivery, event } of candidates) this.revive(delivery, event);
-    return { count: candidates.length };
+    if (this.window === undefined) {
+      for (const { delivery, event } of candidates) this.revive(delivery, event);
+      return { count: candidates.length };
+    }
+    // Deliveries after the cursor go back to the store, behind the spilled ones; the rest to memory.
+    return this.exclusive(async () => {
+      const now = this.now();
+      const stored: DeliveryRow[] = [];
+      let count = 0;
+      for (const { delivery, event } of candidates) {
+        if (this.open.has(delivery.id)) continue;
+        count++;
+        if (!this.beyond(event.seq, delivery.id)) this.revive(delivery, event);
+        else {
+          freshRound(delivery, now);
+          stored.push(delivery);
+        }
+      }
+      if (stored.length) {
+        await this.store.write({ deliveries: stored, attempts: [] });
+        this.respill(stored.length);
+        for (const row of stored) this.announce(row);
+        this.kickLoad();
+      }
+      return { count };
+    });
   }
 
   private assertRunning(): void {
@@ -1953,6 +2226,6 @@ class RulesEngine implements Engine {
       queued += conn.lane.queued;
       connections.push({ id: conn.config.id, inFlight: conn.lane.inFlight, queued: conn.lane.queued, circuit: conn.lane.breaker.state, disabled: conn.disabled !== undefined });
     }
-    return { open: this.open.size, inFlight: this.inFlight, queued, scheduled: this.heap.size, connections };
+    return { open: this.open.size + this.spilled, inMemory: this.open.size, spilled: this.spilled, inFlight: this.inFlight, queued, scheduled: this.heap.size, connections };
   }
 }

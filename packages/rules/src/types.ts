@@ -424,6 +424,21 @@ export interface StoreDeliveryQuery {
   until?: number;
 }
 
+/** A position in (event `seq`, delivery id) order: after the whole event `seq`, or after its delivery `id`. */
+export interface DeliveryCursor {
+  seq: number;
+  id?: string;
+}
+
+/** What `Store.openDeliveryPage` reads. */
+export interface OpenDeliveryPageQuery {
+  /** Only deliveries after this position; from the first open delivery when left out. */
+  after?: DeliveryCursor;
+  /** Only deliveries of events with `seq` at or below this. */
+  throughSeq?: number;
+  limit: number;
+}
+
 /** A connection the engine stopped sending to, e.g. after a webhook receiver answered 410. */
 export interface ConnectionStatusRow {
   connection: string;
@@ -459,6 +474,15 @@ export interface Store {
   write(batch: WriteBatch): Promise<void | WriteResult>;
   /** Every `pending`, `processing` and `retrying` delivery, with its event: what a restart resumes. */
   openDeliveries(): Promise<DeliveryWithEvent[]>;
+  /**
+   * Optional: a page of open deliveries with their events, in (event `seq`, delivery id) order.
+   * With it (and `openDeliveryCount`), a durable store lets the engine keep only a window of open
+   * deliveries in memory (`maxOpenInMemory`) and read the rest page by page; without it the
+   * engine loads every open delivery at start.
+   */
+  openDeliveryPage?(query: OpenDeliveryPageQuery): Promise<DeliveryWithEvent[]>;
+  /** Optional, with `openDeliveryPage`: how many deliveries are open, and the highest event `seq` stored (0 when none). */
+  openDeliveryCount?(): Promise<{ open: number; lastSeq: number }>;
   /** Open deliveries due at or before `time`, oldest due first; for workers that poll. */
   dueDeliveries(time: number, limit: number): Promise<DeliveryWithEvent[]>;
   /** Events with this id (one per workspace at most); only the given workspace's when set. */

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { EventDetail } from "@meshwork/rules";
 import { afterEach, describe, expect, it } from "vitest";
 import { ingestHeaders, KEYS, post, startServer } from "./__fixtures__/setup.js";
@@ -173,6 +176,32 @@ describe("POST /api/v1/events", () => {
     await server.engine.events.cancel(((await first.json()) as { event: { id: string } }).event.id, { workspace: "acme-prod" });
     await new Promise((resolve) => setTimeout(resolve, 60));
     expect((await post(server, "/api/v1/events/bulk", [signup(2)])).status).toBe(201);
+  });
+
+  it("takes a backlog past the engine's window without 503 by default: on SQLite the rest waits in the database", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "meshwork-window-"));
+    try {
+      server = await startServer({ db: join(dir, "meshwork.db"), engine: { retry: { schedule: [0, 10], jitter: 0 }, attemptTimeoutMs: 200, maxOpenInMemory: 4 } });
+      // The first attempts hang (until their timeout), so nothing finishes while the events come in.
+      server.engine.sandbox("acme-hook").inject({ hang: true, times: 2 });
+      server.engine.sandbox("acme-hubspot").inject({ hang: true, times: 2 });
+      const res = await post(server, "/api/v1/events/bulk", Array.from({ length: 10 }, (_, i) => signup(i)));
+      expect(res.status).toBe(201);
+      expect(server.engine.stats()).toMatchObject({ open: 20, inMemory: 4, spilled: 16 });
+      expect((await post(server, "/api/v1/events", signup(10))).status).toBe(201);
+      const metrics = await (await server.app.request("/metrics")).text();
+      expect(metrics).toContain('meshwork_queue_depth{state="spilled"} 18');
+      expect(metrics).toContain("meshwork_open_deliveries 22");
+      await server.engine.drain({ timeoutMs: 10_000 });
+      expect(server.engine.stats().open).toBe(0);
+      expect(server.engine.sandbox("acme-hook").requests).toHaveLength(13); // 11 events, 2 timed out and sent again
+      const events = await allEvents(server);
+      expect(events.map((e) => e.status)).toEqual(Array.from({ length: 11 }, () => "completed"));
+      await server.close();
+      server = undefined;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("answers unknown routes with a JSON 404", async () => {

@@ -43,7 +43,7 @@ export function createMetrics(engine: Engine) {
   });
   new Gauge({
     name: "meshwork_queue_depth",
-    help: "Open deliveries in this process by state: queued (due, waiting for a slot), in_flight, scheduled (waiting for a retry, a rate limit or a circuit probe).",
+    help: "Open deliveries in this process by state: queued (due, waiting for a slot), in_flight, scheduled (waiting for a retry, a rate limit or a circuit probe), spilled (waiting in the store for room in the engine's in-memory window).",
     labelNames: ["state"] as const,
     registers,
     collect() {
@@ -51,6 +51,7 @@ export function createMetrics(engine: Engine) {
       this.set({ state: "queued" }, stats.queued);
       this.set({ state: "in_flight" }, stats.inFlight);
       this.set({ state: "scheduled" }, stats.scheduled);
+      this.set({ state: "spilled" }, stats.spilled);
     },
   });
   new Gauge({

@@ -87,7 +87,7 @@ export function createServer(options: ServerOptions): MeshworkServer {
     managementRateLimiter: options.managementRateLimit === false ? undefined : new KeyedRateLimiter(options.managementRateLimit ?? { requests: 100, perMs: 1000 }),
     cors: options.cors === false ? undefined : (options.cors ?? {}),
     maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
-    maxOpenDeliveries: options.maxOpenDeliveries === false ? undefined : (options.maxOpenDeliveries ?? 100_000),
+    maxOpenDeliveries: options.maxOpenDeliveries === false ? undefined : options.maxOpenDeliveries,
     isDraining: () => state === "draining" || state === "closed",
     verify: createTokenVerifier(config.accessKeys, { clockToleranceSec: options.clockToleranceSec ?? 5 }),
   };

@@ -65,10 +65,11 @@ export interface ServerOptions {
   /** Requests per access key on the management API (429 above). Default 100 per second; `false` turns it off. */
   managementRateLimit?: RateLimitOptions | false;
   /**
-   * Backpressure: while this many deliveries are open (not yet finished) in this process, ingest
-   * answers 503 with `Retry-After` instead of taking more, so a backlog cannot grow memory without
-   * bound (the engine keeps open deliveries in memory). Clients retry 503. Default 100 000;
-   * `false` turns it off.
+   * A cap on the backlog: while this many deliveries are open (not yet finished, in memory or
+   * waiting in the store), ingest answers 503 `backlogged` with `Retry-After` instead of taking
+   * more; clients retry 503. Memory does not need it: on SQLite the engine keeps at most
+   * `engine.maxOpenInMemory` open deliveries in memory and the rest in the database. Default
+   * off (`false`).
    */
   maxOpenDeliveries?: number | false;
   /** A pino logger, pino options, or `false` for silence. Default: JSON logs at `info` on stdout, credentials redacted. */

@@ -329,7 +329,7 @@ describe("sqlite store writer thread", () => {
     expect(await again.listAttempts("d1")).toMatchObject([{ attempt: 1, message: "answered 503", retryable: true, notes: ["old"] }]);
     await again.close();
     const check = new Database(path, { readonly: true });
-    expect(check.pragma("user_version", { simple: true })).toBe(4);
+    expect(check.pragma("user_version", { simple: true })).toBe(5);
     expect(check.prepare("SELECT sql FROM sqlite_master WHERE name = 'attempts'").pluck().get()).not.toMatch(/WITHOUT ROWID/);
     check.close();
   });

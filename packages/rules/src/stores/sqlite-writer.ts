@@ -41,7 +41,7 @@ export const WRITE_ATTEMPT_VALUES = 12;
 
 /** The unindexed columns only. */
 export const SHAPE_QUIET = 0;
-/** Also `next_attempt_at` (the open-deliveries index). */
+/** Also `next_attempt_at`. */
 export const SHAPE_NEXT = 1;
 /** Every column: a row not written before, or whose end (`completed_at`) changed. */
 export const SHAPE_ALL = 2;
@@ -98,7 +98,8 @@ export function createWriter(db: BetterSqlite3.Database): Writer {
        attempt_count, round_start, next_attempt_at, last_error, last_outcome, idempotency_key, created_at, updated_at, completed_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
-  // Three shapes of update, so SQLite maintains the open-deliveries index only when needed.
+  // Three shapes of update, so SQLite maintains the open-deliveries index (on completed_at) only
+  // when needed, and writes next_attempt_at only when it changed.
   const updateBase = "UPDATE deliveries SET status = ?, attempt_count = ?, round_start = ?, last_error = ?, last_outcome = ?, updated_at = ?";
   const updateQuiet = db.prepare(`${updateBase} WHERE id = ?`);
   const updateNext = db.prepare(`${updateBase}, next_attempt_at = ? WHERE id = ?`);

@@ -148,7 +148,14 @@ const MIGRATIONS: string[] = [
   DROP INDEX deliveries_open;
   CREATE INDEX deliveries_open ON deliveries (next_attempt_at) WHERE completed_at IS NULL;
   `,
-  // 4: attempts move to a rowid table. An attempt's row carries its exchanges (often 1-2 KB),
+  // 4: open deliveries in event order, for an engine that reads its backlog page by page
+  // (openDeliveryPage). The key never changes while a delivery is open: a retry's new
+  // next_attempt_at no longer moves an index entry either.
+  `
+  DROP INDEX deliveries_open;
+  CREATE INDEX deliveries_open ON deliveries (event_seq, id) WHERE completed_at IS NULL;
+  `,
+  // 5: attempts move to a rowid table. An attempt's row carries its exchanges (often 1-2 KB),
   // which a WITHOUT ROWID table's B-tree keeps in an overflow page of its own, so each attempt
   // wrote a page or more; a rowid table keeps rows of up to a page inline.
   `
@@ -789,6 +796,24 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
          WHERE d.completed_at IS NULL ORDER BY e.seq, d.id`,
       ).all() as RawJoined[];
       return toJoined(rows, writing === 0);
+    },
+
+    async openDeliveryPage(query) {
+      const after = query.after;
+      const through = query.throughSeq ?? Number.MAX_SAFE_INTEGER;
+      // A range of deliveries_open, in its order: no sort, however long the history or the backlog.
+      const select = `SELECT d.*, ${JOINED_EVENT_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.completed_at IS NULL AND d.event_seq <= ?`;
+      const rows =
+        after?.id === undefined
+          ? statement(`${select} AND d.event_seq > ? ORDER BY d.event_seq, d.id LIMIT ?`).all(through, after?.seq ?? -1, query.limit)
+          : statement(`${select} AND (d.event_seq, d.id) > (?, ?) ORDER BY d.event_seq, d.id LIMIT ?`).all(through, after.seq, after.id, query.limit);
+      return toJoined(rows as RawJoined[], writing === 0);
+    },
+
+    async openDeliveryCount() {
+      const open = statement(`SELECT count(*) FROM deliveries WHERE completed_at IS NULL`).pluck().get() as number;
+      const lastSeq = (statement(`SELECT max(seq) FROM events`).pluck().get() as number | null) ?? 0;
+      return { open, lastSeq };
     },
 
     async dueDeliveries(time, limit) {

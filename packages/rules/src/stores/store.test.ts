@@ -203,7 +203,7 @@ describe("sqlite store", () => {
 
     const db = new Database(path, { readonly: true });
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
-    expect(db.pragma("user_version", { simple: true })).toBe(4);
+    expect(db.pragma("user_version", { simple: true })).toBe(5);
     const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'").all() as Array<{ name: string }>).map((r) => r.name).sort();
     expect(indexes).toEqual([
       "attempts_delivery_attempt",
@@ -219,7 +219,10 @@ describe("sqlite store", () => {
     const plan = (sql: string, ...params: unknown[]) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((r) => r.detail).join("; ");
     expect(plan("SELECT * FROM events WHERE workspace = ? ORDER BY seq DESC LIMIT 50", "w1")).toMatch(/USING (COVERING )?INDEX events_workspace_seq/);
     expect(plan("SELECT * FROM events WHERE workspace = ? AND status = ? ORDER BY seq DESC LIMIT 50", "w1", "failed")).toMatch(/INDEX events_workspace_status_seq/);
-    expect(plan("SELECT * FROM deliveries WHERE completed_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= 5) ORDER BY next_attempt_at")).toMatch(/INDEX deliveries_open/);
+    // A page of the backlog is a range of the open index, in its order (no sort).
+    const page = plan("SELECT d.* FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.completed_at IS NULL AND d.event_seq <= ? AND (d.event_seq, d.id) > (?, ?) ORDER BY d.event_seq, d.id LIMIT 10", 9, 1, "x");
+    expect(page).toMatch(/SEARCH d USING INDEX deliveries_open/);
+    expect(page).not.toMatch(/TEMP B-TREE/);
     expect(plan("SELECT * FROM deliveries d WHERE d.workspace = ? AND d.status IN ('failed') AND d.status IN ('failed', 'canceled')", "w1")).toMatch(/INDEX deliveries_finished/);
     expect(plan("SELECT * FROM attempts WHERE delivery_id = ? ORDER BY attempt", "d1")).toMatch(/INDEX attempts_delivery_attempt/);
     db.close();
@@ -228,6 +231,33 @@ describe("sqlite store", () => {
     await again.open();
     expect((await again.getEvents("e1"))[0]).toMatchObject({ workspace: "w1", payload: { email: "alex@northstar.io" } });
     await again.close();
+  });
+
+  it("pages open deliveries in (event seq, delivery id) order after a cursor, up to a seq, and counts them", async () => {
+    const store = sqliteStore({ path: join(dir, "pages.db") });
+    await store.open();
+    expect(await store.openDeliveryCount!()).toEqual({ open: 0, lastSeq: 0 });
+    await store.insertEvents(
+      Array.from({ length: 5 }, (_, i) => ({
+        event: event("w1", `e${i}`),
+        deliveries: [delivery("w1", `e${i}`, "r2"), delivery("w1", `e${i}`, "r1", i === 1 ? { status: "completed", completed_at: 5 } : {})],
+      })),
+    );
+    expect(await store.openDeliveryCount!()).toEqual({ open: 9, lastSeq: 5 });
+    const ids = (rows: Array<{ delivery: DeliveryRow; event: EventRow }>) => rows.map((r) => `${r.event.seq}:${r.delivery.rule_id}`);
+    const first = await store.openDeliveryPage!({ limit: 3 });
+    expect(ids(first)).toEqual(["1:r1", "1:r2", "2:r2"]);
+    expect(first[0]!.event.payload).toEqual({ email: "alex@northstar.io", nested: { n: 1 } });
+    const last = first[2]!;
+    expect(ids(await store.openDeliveryPage!({ after: { seq: last.event.seq!, id: last.delivery.id }, limit: 3 }))).toEqual(["3:r1", "3:r2", "4:r1"]);
+    // After a whole event, and no further than an event seq.
+    expect(ids(await store.openDeliveryPage!({ after: { seq: 3 }, throughSeq: 4, limit: 10 }))).toEqual(["4:r1", "4:r2"]);
+    // A delivery that finishes is not read again.
+    const done = first[1]!.delivery;
+    await store.write({ deliveries: [{ ...done, status: "canceled", completed_at: 9 }], attempts: [] });
+    expect(ids(await store.openDeliveryPage!({ limit: 2 }))).toEqual(["1:r1", "2:r2"]);
+    expect((await store.openDeliveryCount!()).open).toBe(8);
+    await store.close();
   });
 
   it("refuses a database from a newer version", async () => {
