@@ -241,6 +241,8 @@ interface Live extends Queued, Dirtyable {
   claimed?: "pending" | "retrying";
 }
 
+/** Most open deliveries read back from the store at once (see `loadPages`). */
+const PAGE_SIZE = 500;
 const TERMINAL_REPLAYABLE = ["failed", "canceled", "completed"] as const;
 const iso = (ms: number) => new Date(ms).toISOString();
 const NONE: never[] = Object.freeze([]) as never[];
@@ -779,8 +781,10 @@ class RulesEngine implements Engine {
   }
 
   private async loadPages(): Promise<void> {
-    while (this.spillMode && this.open.size <= this.lowWater && (this.state === "running" || this.state === "starting")) {
-      const limit = this.window! - this.open.size;
+    // Filled a page at a time with a turn of the event loop between: reading and parsing rows
+    // blocks it (a few µs a row), and ingest requests must not wait behind a whole window.
+    while (this.spillMode && this.open.size < this.window! && (this.state === "running" || this.state === "starting")) {
+      const limit = Math.min(PAGE_SIZE, this.window! - this.open.size);
       const generation = this.spillGen;
       const page = await this.store.openDeliveryPage!({ ...(this.cursor && { after: this.cursor }), throughSeq: this.decidedSeq, limit });
       if (this.state !== "running" && this.state !== "starting") return;
@@ -795,7 +799,7 @@ class RulesEngine implements Engine {
       if (page.length < limit && this.spillGen === generation) {
         this.spillMode = false;
         this.spilled = 0;
-      }
+      } else await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
