@@ -462,7 +462,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
         count: [] as number[], round: [] as number[], next: [] as (number | null)[], err: [] as (string | null)[], outcome: [] as (string | null)[], key: [] as string[], created: [] as number[], updated: [] as number[], completed: [] as (number | null)[], run: [] as (number | null)[],
       };
       for (let i = 0; i < items.length; i++) {
-        const { event, deliveries } = items[i]!;
+        const { event, deliveries, payloadJson } = items[i]!;
         const key = `${event.workspace}\u0000${event.id}`;
         if (first.has(key)) continue;
         first.set(key, i);
@@ -471,7 +471,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
         ev.name.push(event.event);
         ev.res.push(event.resource);
         ev.rid.push(event.resource_id);
-        ev.payload.push(JSON.stringify(event.payload));
+        ev.payload.push(payloadJson ?? JSON.stringify(event.payload));
         ev.by.push(event.created_by);
         ev.at.push(event.created_at);
         ev.status.push(deliveries.length ? "pending" : "completed");

@@ -340,10 +340,10 @@ function decodeCursor(cursor: string): number {
 
 /** Checks one record of an ingest call; answers the failed-record message or undefined. */
 /** A durable store keeps the payload as JSON: refuse one that has no JSON form (a cycle, a BigInt). */
-function checkJson(payload: unknown): { field: string; message: string } | undefined {
+/** The payload as JSON (what a durable store writes), or the problem that stops it. */
+function payloadJson(payload: unknown): string | { field: string; message: string } {
   try {
-    JSON.stringify(payload);
-    return undefined;
+    return JSON.stringify(payload);
   } catch (error) {
     return { field: "payload", message: `must be JSON-serializable (${error instanceof Error ? error.message.split("\n")[0] : String(error)})` };
   }
@@ -960,14 +960,21 @@ class RulesEngine implements Engine {
     const byEvent = this.index.get(workspace);
     const records: IngestResult["records"] = new Array(events.length);
     const serialize = this.store.durable === true;
-    const items: Array<{ event: EventRow; deliveries: DeliveryRow[] }> = [];
+    const items: NewEvent[] = [];
     const positions: number[] = [];
     const rulesOf: CompiledRule[][] = [];
     let failed = 0;
 
     for (let i = 0; i < events.length; i++) {
       const raw = events[i];
-      const problem = checkEvent(raw, workspace) ?? (serialize ? checkJson((raw as IngestEvent).payload) : undefined);
+      // Serialized once, here: checked for JSON, and handed to the store as it is written.
+      let json: string | undefined;
+      let problem = checkEvent(raw, workspace);
+      if (!problem && serialize) {
+        const serialized = payloadJson((raw as IngestEvent).payload);
+        if (typeof serialized === "string") json = serialized;
+        else problem = serialized;
+      }
       if (problem) {
         records[i] = { message: `${problem.field}: ${problem.message}`, error: "invalid_event", field: problem.field, retryable: false };
         failed++;
@@ -1025,7 +1032,7 @@ class RulesEngine implements Engine {
       }
       row.total_rules = deliveries.length;
       row.status = deliveries.length ? "pending" : "completed";
-      items.push({ event: row, deliveries });
+      items.push(json === undefined ? { event: row, deliveries } : { event: row, deliveries, payloadJson: json });
       positions.push(i);
       rulesOf.push(matched);
     }

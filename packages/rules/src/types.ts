@@ -387,6 +387,8 @@ export interface AttemptRow {
 export interface NewEvent {
   event: EventRow;
   deliveries: DeliveryRow[];
+  /** `event.payload` as JSON, when the engine has serialized it already (durable stores): write this rather than serialize again. */
+  payloadJson?: string;
 }
 
 /** What `insertEvents` did with one event: stored it, or found the same id already in the workspace. */

@@ -679,9 +679,9 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
       const marks: Array<number | null> = [];
       wrap("insert", () => {
         for (let i = 0; i < items.length; i++) {
-          const { event, deliveries } = items[i]!;
+          const { event, deliveries, payloadJson } = items[i]!;
           const status = deliveries.length ? "pending" : "completed";
-          values.push(event.workspace, event.id, event.event, event.resource, event.resource_id, JSON.stringify(event.payload), event.created_by, event.created_at, status, deliveries.length);
+          values.push(event.workspace, event.id, event.event, event.resource, event.resource_id, payloadJson ?? JSON.stringify(event.payload), event.created_by, event.created_at, status, deliveries.length);
           for (const r of deliveries) {
             values.push(
               r.id,
