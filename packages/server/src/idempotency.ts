@@ -57,9 +57,15 @@ export interface SqliteIdempotencyStoreOptions {
   path: string;
   /** Default `meshwork_idempotency`. */
   table?: string;
-  /** How long to wait for a lock held by another connection, ms. Default 5000. */
+  /**
+   * How long a write waits for a lock held by another connection, ms. Default 5000. The wait is
+   * a timer, not SQLite's busy handler: the engine's writer thread commits to the same file, and
+   * the event loop must not sleep while it does.
+   */
   busyTimeoutMs?: number;
 }
+
+const isBusy = (error: unknown) => /^SQLITE_BUSY/.test(String((error as { code?: unknown }).code ?? ""));
 
 /**
  * Keeps Idempotency-Key answers in a SQLite table (WAL), so a retry after a restart still gets
@@ -73,23 +79,58 @@ export function sqliteIdempotencyStore(options: SqliteIdempotencyStoreOptions): 
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(table)) throw new MeshworkServerError("invalid_argument", `sqliteIdempotencyStore: table ${JSON.stringify(table)} is not a plain SQL name`);
   let db: Database.Database | undefined;
   let statements:
-    | { get: Database.Statement<[string, string, number]>; put: Database.Statement<unknown[]>; purge: Database.Statement<[number]> }
+    | { get: Database.Statement<[string, string, number]>; putMany: (records: IdempotencyRecord[]) => void; purge: Database.Statement<[number]> }
     | undefined;
 
+  const failure = (what: string, error: unknown) =>
+    new MeshworkServerError("idempotency_store_error", `SQLite idempotency ${what} failed: ${(error as Error).message}`, {
+      retryable: /BUSY|LOCKED|IOERR|FULL/.test(String((error as { code?: unknown }).code ?? "")),
+      cause: error,
+    });
   const wrap = <T>(what: string, fn: () => T): T => {
     try {
       return fn();
     } catch (error) {
-      const code = String((error as { code?: unknown }).code ?? "");
-      throw new MeshworkServerError("idempotency_store_error", `SQLite idempotency ${what} failed: ${(error as Error).message}`, {
-        retryable: /BUSY|LOCKED|IOERR|FULL/.test(code),
-        cause: error,
-      });
+      throw failure(what, error);
     }
   };
   const ready = () => {
     if (!statements) throw new MeshworkServerError("idempotency_store_closed", "the idempotency store is not open", { retryable: true });
     return statements;
+  };
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+
+  /** Runs a write, trying again on a timer while another connection holds the lock. */
+  const write = <T>(what: string, fn: () => T): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const started = Date.now();
+      const attempt = (delayMs: number) => {
+        try {
+          resolve(fn());
+        } catch (error) {
+          if (isBusy(error) && Date.now() - started < busyTimeoutMs) setTimeout(attempt, delayMs, Math.min(delayMs * 2, 50));
+          else reject(failure(what, error));
+        }
+      };
+      attempt(1);
+    });
+
+  /** Puts arriving in the same turn of the event loop share one transaction. */
+  let queued: Array<{ record: IdempotencyRecord; resolve: () => void; reject: (error: unknown) => void }> = [];
+  const writing = new Set<Promise<void>>();
+  const writeQueued = (): Promise<void> => {
+    const batch = queued;
+    queued = [];
+    const done = (async () => {
+      const s = ready();
+      await write("write", () => s.putMany(batch.map((item) => item.record)));
+    })().then(
+      () => batch.forEach((item) => item.resolve()),
+      (error: unknown) => batch.forEach((item) => item.reject(error)),
+    );
+    writing.add(done);
+    void done.then(() => writing.delete(done));
+    return done;
   };
 
   return {
@@ -101,7 +142,7 @@ export function sqliteIdempotencyStore(options: SqliteIdempotencyStoreOptions): 
         wrap("open", () => {
           d.pragma("journal_mode = WAL");
           d.pragma("synchronous = NORMAL");
-          d.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+          d.pragma("busy_timeout = 0");
           d.exec(
             `CREATE TABLE IF NOT EXISTS ${table} (
                workspace TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL,
@@ -110,9 +151,12 @@ export function sqliteIdempotencyStore(options: SqliteIdempotencyStoreOptions): 
              ) WITHOUT ROWID;
              CREATE INDEX IF NOT EXISTS ${table}_created_at ON ${table} (created_at);`,
           );
+          const put = d.prepare(`INSERT OR IGNORE INTO ${table} (workspace, key, fingerprint, status, body, created_at) VALUES (?, ?, ?, ?, ?, ?)`);
           statements = {
             get: d.prepare(`SELECT workspace, key, fingerprint, status, body, created_at AS createdAt FROM ${table} WHERE workspace = ? AND key = ? AND created_at >= ?`),
-            put: d.prepare(`INSERT OR IGNORE INTO ${table} (workspace, key, fingerprint, status, body, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
+            putMany: d.transaction((records: IdempotencyRecord[]) => {
+              for (const r of records) put.run(r.workspace, r.key, r.fingerprint, r.status, r.body, r.createdAt);
+            }),
             purge: d.prepare(`DELETE FROM ${table} WHERE created_at < ?`),
           };
         });
@@ -124,6 +168,9 @@ export function sqliteIdempotencyStore(options: SqliteIdempotencyStoreOptions): 
     },
     async close() {
       if (!db) return;
+      if (queued.length) void writeQueued();
+      await Promise.all(writing);
+      if (!db) return;
       db.close();
       db = undefined;
       statements = undefined;
@@ -132,13 +179,16 @@ export function sqliteIdempotencyStore(options: SqliteIdempotencyStoreOptions): 
       const s = ready();
       return wrap("read", () => s.get.get(workspace, key, notBefore) as IdempotencyRecord | undefined);
     },
-    async put(record) {
-      const s = ready();
-      wrap("write", () => s.put.run(record.workspace, record.key, record.fingerprint, record.status, record.body, record.createdAt));
+    put(record) {
+      ready();
+      return new Promise<void>((resolve, reject) => {
+        queued.push({ record, resolve, reject });
+        if (queued.length === 1) setImmediate(() => void writeQueued());
+      });
     },
-    async purge(before) {
+    purge(before) {
       const s = ready();
-      return wrap("purge", () => s.purge.run(before).changes);
+      return write("purge", () => s.purge.run(before).changes);
     },
   };
 }

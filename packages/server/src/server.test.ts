@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Writable } from "node:stream";
+import Database from "better-sqlite3";
 import { memoryStore, type Store } from "@meshwork/rules";
 import { afterEach, describe, expect, it } from "vitest";
 import { bearer, CREDENTIAL_STRINGS, ingestHeaders, KEYS, post, SECRETS, startServer, testConfig } from "./__fixtures__/setup.js";
@@ -139,6 +140,37 @@ describe("idempotency stores", () => {
       await store.close();
     });
   }
+
+  it("sqlite: a put waits on a timer while another connection holds the write lock, without blocking the event loop", async () => {
+    const path = join(tempDir(), "idem.db");
+    const store = sqliteIdempotencyStore({ path, busyTimeoutMs: 2000 });
+    await store.open();
+    const other = new Database(path);
+    other.exec("BEGIN IMMEDIATE");
+    const record = (key: string) => ({ workspace: "w", key, fingerprint: "f", status: 201, body: `{"key":"${key}"}`, createdAt: Date.now() });
+    let stored = false;
+    const loopStarted = performance.now();
+    const put = Promise.all([store.put(record("a")), store.put(record("b"))]).then(() => (stored = true));
+    // The event loop goes on while the lock is held: timers fire, the puts wait.
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(performance.now() - loopStarted).toBeLessThan(1000);
+    expect(stored).toBe(false);
+    other.exec("COMMIT");
+    await put;
+    expect((await store.get("w", "a", 0))?.body).toBe('{"key":"a"}');
+    expect((await store.get("w", "b", 0))?.body).toBe('{"key":"b"}');
+
+    // Held past busyTimeoutMs: a clear, retryable error, and nothing half-written.
+    const impatient = sqliteIdempotencyStore({ path, busyTimeoutMs: 30 });
+    await impatient.open();
+    other.exec("BEGIN IMMEDIATE");
+    await expect(impatient.put(record("c"))).rejects.toMatchObject({ code: "idempotency_store_error", retryable: true });
+    other.exec("ROLLBACK");
+    expect(await impatient.get("w", "c", 0)).toBeUndefined();
+    other.close();
+    await impatient.close();
+    await store.close();
+  });
 
   it("memory: stays within its byte budget, dropping the oldest", async () => {
     const store = memoryIdempotencyStore({ maxBytes: 1000 });
