@@ -5,7 +5,8 @@ import type * as WorkerThreads from "node:worker_threads";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { sqliteStore, type SqliteStoreOptions } from "./sqlite.js";
-import type { AttemptRow, DeliveryRow, EventRow, Store } from "../types.js";
+import { attempt, delivery as deliveryRow, event as eventRow } from "../__fixtures__/rows.js";
+import type { DeliveryRow, Store } from "../types.js";
 
 // Every worker thread the store starts, to find its writer thread (and stop it, as a crash would).
 const workers = vi.hoisted(() => [] as Array<{ worker: WorkerThreads.Worker; file: string }>);
@@ -26,67 +27,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 const file = () => join(dir, `writer-${n++}.db`);
 
-function event(id: string): EventRow {
-  return {
-    seq: 0,
-    workspace: "w1",
-    id,
-    event: "page.completed",
-    resource: null,
-    resource_id: null,
-    payload: { email: "alex@northstar.io" },
-    created_by: "publishable_key:test",
-    created_at: 1000,
-    status: "pending",
-    total_rules: 0,
-    completed_count: 0,
-    failed_count: 0,
-  };
-}
-
-function delivery(eventId: string, rule: string, extra: Partial<DeliveryRow> = {}): DeliveryRow {
-  const id = `d-${eventId}-${rule}`;
-  return {
-    id,
-    workspace: "w1",
-    event_id: eventId,
-    rule_id: rule,
-    connection: `conn-${rule}`,
-    action: "add_note",
-    integration_type: "acme",
-    event: "page.completed",
-    status: "pending",
-    attempt_count: 0,
-    round_start: 0,
-    next_attempt_at: null,
-    last_error: null,
-    last_outcome: null,
-    idempotency_key: id,
-    created_at: 1000,
-    updated_at: 1000,
-    completed_at: null,
-    ...extra,
-  };
-}
-
-function attempt(d: DeliveryRow, number: number, extra: Partial<AttemptRow> = {}): AttemptRow {
-  return {
-    delivery_id: d.id,
-    workspace: d.workspace,
-    event_id: d.event_id,
-    rule_id: d.rule_id,
-    attempt: number,
-    started_at: 2000,
-    duration_ms: 12,
-    status: 503,
-    outcome: "rejected_server_error",
-    retryable: true,
-    message: "answered 503",
-    exchanges: [{ request: { method: "POST", url: "https://x.test/a", headers: {} }, response: { status: 503, headers: {} }, durationMs: 12 }],
-    notes: [],
-    ...extra,
-  };
-}
+const event = (id: string) => eventRow("w1", id, { seq: 0 });
+const delivery = (eventId: string, rule: string, extra: Partial<DeliveryRow> = {}) => deliveryRow("w1", eventId, rule, extra);
 
 async function opened(options: Partial<SqliteStoreOptions> = {}): Promise<Store> {
   const store = sqliteStore({ path: file(), ...options });
