@@ -68,8 +68,11 @@ async function startReceiver(): Promise<{ url: string; child: ChildProcess }> {
 }
 
 /** autocannon in its own process; answers its JSON report. */
-function autocannon(url: string, options: { connections: number; duration: number; body: string; rate?: number }): Promise<Cannon> {
-  const args = [
+/** `keyed`: a new Idempotency-Key on every request (bench/server/keyed.mjs). */
+function autocannon(url: string, options: { connections: number; duration: number; body: string; rate?: number; keyed?: boolean }): Promise<Cannon> {
+  const headers = { "content-type": "application/json", "x-meshes-publishable-key": KEY };
+  const keyed = [here("./keyed.mjs"), JSON.stringify({ url, connections: options.connections, duration: options.duration, body: options.body, headers })];
+  const args = options.keyed ? keyed : [
     AUTOCANNON,
     "-c", String(options.connections),
     "-d", String(options.duration),
@@ -132,12 +135,14 @@ async function ingest(scenario: "noop" | "norule") {
   const server = await startServer(scenario);
   try {
     await autocannon(`${server.url}/api/v1/events/bulk`, { connections: BULK_CONNECTIONS, duration: 2, body: bulkFile }); // warm-up
-    for (const [kind, path, body, connections, per] of [
-      ["bulk of 100", "/api/v1/events/bulk", bulkFile, BULK_CONNECTIONS, 100],
-      ["single event", "/api/v1/events", singleFile, SINGLE_CONNECTIONS, 1],
+    for (const [kind, path, body, connections, per, keyed] of [
+      ["bulk of 100", "/api/v1/events/bulk", bulkFile, BULK_CONNECTIONS, 100, false],
+      ["single event", "/api/v1/events", singleFile, SINGLE_CONNECTIONS, 1, false],
+      ["bulk of 100 with an Idempotency-Key each", "/api/v1/events/bulk", bulkFile, BULK_CONNECTIONS, 100, true],
     ] as const) {
+      if (keyed && scenario !== "noop") continue;
       const before = await metrics(server.url);
-      const r = await autocannon(`${server.url}${path}`, { connections, duration: DURATION, body });
+      const r = await autocannon(`${server.url}${path}`, { connections, duration: DURATION, body, keyed });
       const after = await metrics(server.url);
       const eventsPerSec = (r["2xx"] * per) / r.duration;
       const committed = (after.accepted - before.accepted) / r.duration;

@@ -53,14 +53,14 @@ export function memoryIdempotencyStore(options: { maxBytes?: number } = {}): Ide
 
 /** Options of `sqliteIdempotencyStore`. */
 export interface SqliteIdempotencyStoreOptions {
-  /** The database file; the server uses its `--db` file, beside the engine's tables. */
+  /** The database file; the server uses `<db>-idempotency`, beside the engine's file. */
   path: string;
   /** Default `meshwork_idempotency`. */
   table?: string;
   /**
    * How long a write waits for a lock held by another connection, ms. Default 5000. The wait is
-   * a timer, not SQLite's busy handler: the engine's writer thread commits to the same file, and
-   * the event loop must not sleep while it does.
+   * a timer, not SQLite's busy handler, so the event loop never sleeps while another connection
+   * (another process, or an engine sharing the file) commits.
    */
   busyTimeoutMs?: number;
 }
@@ -69,10 +69,10 @@ const isBusy = (error: unknown) => /^SQLITE_BUSY/.test(String((error as { code?:
 
 /**
  * Keeps Idempotency-Key answers in a SQLite table (WAL), so a retry after a restart still gets
- * the original answer. Shares the engine's database file through its own connection.
+ * the original answer.
  *
  * @example
- * createServer({ config, db: "meshwork.db" }); // uses sqliteIdempotencyStore({ path: "meshwork.db" })
+ * createServer({ config, db: "meshwork.db" }); // uses sqliteIdempotencyStore({ path: "meshwork.db-idempotency" })
  */
 export function sqliteIdempotencyStore(options: SqliteIdempotencyStoreOptions): IdempotencyStore {
   const table = options.table ?? "meshwork_idempotency";

@@ -107,6 +107,13 @@ describe("shutdown", () => {
     const body = await before.text();
     await first.engine.drain({ timeoutMs: 5000 });
     await first.close();
+    // The key is kept in a file of its own, so its writes never wait for the engine's writer thread.
+    const cache = new Database(`${db}-idempotency`, { readonly: true });
+    expect(cache.prepare("SELECT key FROM meshwork_idempotency").pluck().all()).toEqual(["restart-1"]);
+    cache.close();
+    const engineFile = new Database(db, { readonly: true });
+    expect(engineFile.prepare("SELECT name FROM sqlite_master WHERE name = 'meshwork_idempotency'").all()).toEqual([]);
+    engineFile.close();
 
     const second = track(await startServer({ db }));
     const after = await post(second, "/api/v1/events/bulk", [signup(1), signup(2)], headers);

@@ -45,11 +45,14 @@ export interface ServerOptions {
   builtInDestinations?: boolean;
   /** The engine's store. Default: `sqliteStore({ path: db })` when `db` is set, else `memoryStore()`. */
   store?: Store;
-  /** A SQLite file for events, deliveries and the Idempotency-Key cache (one table beside the engine's). */
+  /**
+   * A SQLite file for events, deliveries and attempts. The Idempotency-Key cache goes in a file of
+   * its own beside it, `<db>-idempotency` (`meshwork.db-idempotency`).
+   */
   db?: string;
   /**
-   * Where replayable answers to requests with an `Idempotency-Key` are kept. Default: a table in
-   * `db` when set, else memory. `false` ignores the header.
+   * Where replayable answers to requests with an `Idempotency-Key` are kept. Default: the SQLite
+   * file `<db>-idempotency` when `db` is a file, else memory. `false` ignores the header.
    */
   idempotency?: IdempotencyStore | false;
   /** How long an `Idempotency-Key` is honoured, ms. Default 24 h. */
