@@ -59,25 +59,8 @@ export interface Writer {
    * such delivery, nothing written for it).
    */
   write(deliveries: Value[], attempts: Value[]): Array<number | null>;
-  /**
-   * `write` in parts, inside a transaction the caller opened and commits: `writePart` for each
-   * part of the rows (any split of them, in order), then `writeEnd` for the events' status and
-   * the answer. The writer thread applies each part as it arrives.
-   */
-  begin(): WriteState;
-  writePart(state: WriteState, deliveries: Value[], attempts: Value[]): void;
-  writeEnd(state: WriteState): Array<number | null>;
   /** Records a disabled connection, or forgets it (`disabledAt` null). */
   setConnectionStatus(connection: string, disabledAt: number | null, reason: string | null): void;
-}
-
-/** What a write in parts has done so far. */
-export interface WriteState {
-  seqs: Array<number | null>;
-  /** Events whose status to recount. */
-  touched: Set<number>;
-  /** Events whose first attempt started. */
-  started: Set<number>;
 }
 
 /**
@@ -152,9 +135,11 @@ export function createWriter(db: BetterSqlite3.Database): Writer {
     return answers;
   });
 
-  const begin = (): WriteState => ({ seqs: [], touched: new Set<number>(), started: new Set<number>() });
-
-  const writePart = (state: WriteState, d: Value[], a: Value[]): void => {
+  const write = db.transaction((d: Value[], a: Value[]): Array<number | null> => {
+    const seqs: Array<number | null> = [];
+    // Events whose status to recount, and events whose first attempt started.
+    const touched = new Set<number>();
+    const started = new Set<number>();
     for (let i = 0; i < d.length; i += 11) {
       const shape = d[i];
       let seq: number | undefined;
@@ -163,7 +148,7 @@ export function createWriter(db: BetterSqlite3.Database): Writer {
         if (updateAll.run(d[i + 2], d[i + 3], d[i + 4], d[i + 5], d[i + 6], d[i + 7], d[i + 8], d[i + 9], d[i + 1]).changes === 0) continue;
       } else if (shape === 2) {
         seq = updateAllReturning.get(d[i + 2], d[i + 3], d[i + 4], d[i + 5], d[i + 6], d[i + 7], d[i + 8], d[i + 9], d[i + 1]) as number | undefined;
-        state.seqs.push(seq === undefined ? null : seq);
+        seqs.push(seq === undefined ? null : seq);
         if (seq === undefined) continue;
       } else {
         seq = d[i + 10] as number;
@@ -173,27 +158,17 @@ export function createWriter(db: BetterSqlite3.Database): Writer {
       // Only a change that can move the event's status needs the event refreshed: an end or a
       // reopening (recounted), or the first attempt of a round (a pending event starts).
       const status = d[i + 2];
-      if (status === "completed" || status === "failed" || status === "canceled" || status === "pending") state.touched.add(seq);
-      else if (d[i + 3] === (d[i + 4] as number) + 1) state.started.add(seq);
+      if (status === "completed" || status === "failed" || status === "canceled" || status === "pending") touched.add(seq);
+      else if (d[i + 3] === (d[i + 4] as number) + 1) started.add(seq);
     }
     for (let i = 0; i < a.length; i += 12) {
       insertAttempt.run(a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4], a[i + 5], a[i + 6], a[i + 7], a[i + 8], a[i + 9], a[i + 10], a[i + 11]);
     }
-  };
-
-  const writeEnd = (state: WriteState): Array<number | null> => {
-    const touched = state.touched;
     touched.forEach((seq) => refreshEvent.run(seq, seq));
-    state.started.forEach((seq) => {
+    started.forEach((seq) => {
       if (!touched.has(seq)) startEvent.run(seq);
     });
-    return state.seqs;
-  };
-
-  const write = db.transaction((d: Value[], a: Value[]): Array<number | null> => {
-    const state = begin();
-    writePart(state, d, a);
-    return writeEnd(state);
+    return seqs;
   });
 
   const setConnectionStatus = (connection: string, disabledAt: number | null, reason: string | null): void => {
@@ -201,7 +176,7 @@ export function createWriter(db: BetterSqlite3.Database): Writer {
     else putStatus.run(connection, disabledAt, reason);
   };
 
-  return { insert, write, begin, writePart, writeEnd, setConnectionStatus };
+  return { insert, write, setConnectionStatus };
 }
 
 /** What the store passes the writer thread. */
@@ -218,8 +193,7 @@ export interface WriterThreadData {
  * The writer thread: opens its connection and applies the messages it gets, one at a time in the
  * order they were posted. Messages in: `[kind, ...arguments]`. Each is answered by one message
  * out, in the same order: `[true, result]` once committed, or `[false, { name, message, code }]`
- * after a rollback; except a write's `part`s, answered with its `last` part. The first message
- * out, `[true, "ready"]`, says the connection is open; `close` closes it and ends the thread.
+ * after a rollback. The first message out, `[true, "ready"]`, says the connection is open; `close` closes it and ends the thread.
  * Self-contained (see above).
  */
 export function runWriterThread(load: (id: string) => unknown, create: typeof createWriter): void {
@@ -234,51 +208,15 @@ export function runWriterThread(load: (id: string) => unknown, create: typeof cr
   db.pragma("cache_size = -32000");
   db.pragma(`wal_autocheckpoint = ${data.autocheckpoint}`);
   const writer = create(db);
-  // A write sent in parts: its transaction stays open from the first part to the last, and a
-  // failure in a part is answered with the last one (after the rollback).
-  let open: { state: WriteState; failure: unknown } | undefined;
   const fail = (error: unknown) => {
     const e = error as { name?: string; message?: string; code?: string };
     port.postMessage([false, { name: e.name || "Error", message: e.message || String(error), code: e.code || "" }]);
   };
   port.on("message", (message: unknown[]) => {
     const kind = message[0];
-    if (kind === "part" || kind === "last") {
-      if (!open) {
-        try {
-          db.exec("BEGIN");
-          open = { state: writer.begin(), failure: undefined };
-        } catch (error) {
-          open = { state: writer.begin(), failure: error };
-        }
-      }
-      const write = open;
-      try {
-        if (write.failure === undefined) writer.writePart(write.state, message[1] as Value[], message[2] as Value[]);
-      } catch (error) {
-        write.failure = error;
-      }
-      if (kind === "part") return;
-      open = undefined;
-      try {
-        if (write.failure !== undefined) throw write.failure;
-        const seqs = writer.writeEnd(write.state);
-        db.exec("COMMIT");
-        port.postMessage([true, seqs]);
-      } catch (error) {
-        if (db.inTransaction) db.exec("ROLLBACK");
-        fail(error);
-      }
-      return;
-    }
-    if (kind === "abort") {
-      // The caller could not send the rest of a write: nothing of it is kept, nothing answered.
-      open = undefined;
-      if (db.inTransaction) db.exec("ROLLBACK");
-      return;
-    }
     try {
       if (kind === "insert") port.postMessage([true, writer.insert(message[1] as Value[])]);
+      else if (kind === "write") port.postMessage([true, writer.write(message[1] as Value[], message[2] as Value[])]);
       else if (kind === "status") {
         writer.setConnectionStatus(message[1] as string, message[2] as number | null, message[3] as string | null);
         port.postMessage([true, null]);

@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import type { Worker } from "node:worker_threads";
 import type BetterSqlite3 from "better-sqlite3";
 import { MeshworkRulesError } from "../errors.js";
-import { createWriter, SHAPE_ALL, SHAPE_NEXT, SHAPE_QUIET, WRITE_ATTEMPT_VALUES, writerThreadSource, type InsertAnswer, type Value, type WriterThreadData } from "./sqlite-writer.js";
+import { createWriter, SHAPE_ALL, SHAPE_NEXT, SHAPE_QUIET, writerThreadSource, type InsertAnswer, type Value, type WriterThreadData } from "./sqlite-writer.js";
 import type {
   AttemptRow,
   ConnectionStatusRow,
@@ -61,9 +61,6 @@ parentPort.on("message", () => {
   parentPort.postMessage("closed");
 });
 `;
-
-/** A write with attempts goes to the writer thread in parts: its rows, then this many attempts at a time. */
-const ATTEMPTS_PER_PART = 32;
 
 /** Schema migrations, applied in order; `PRAGMA user_version` records how many ran. */
 const MIGRATIONS: string[] = [
@@ -375,11 +372,6 @@ function storeError(what: string, error: unknown): MeshworkRulesError {
 /** Where the store's writes go: `createWriter`'s calls, each answered once committed. */
 interface WriterLink {
   insert(values: Value[]): Promise<InsertAnswer>;
-  /** True when a write may be sent in parts: each `writePart`, then `write` with the rest. */
-  readonly parts: boolean;
-  writePart(deliveries: Value[], attempts: Value[]): void;
-  /** Drops the parts sent of a write whose rest cannot be sent. */
-  abort(): void;
   write(deliveries: Value[], attempts: Value[]): Promise<Array<number | null>>;
   setConnectionStatus(connection: string, disabledAt: number | null, reason: string | null): Promise<void>;
   /** Lets the writing connection checkpoint the WAL itself (the checkpoint worker stopped). */
@@ -400,11 +392,6 @@ function inlineLink(db: BetterSqlite3.Database): WriterLink {
   };
   return {
     insert: (values) => run("insert", () => writer.insert(values)),
-    parts: false,
-    writePart() {
-      throw new Error("an inline write is sent whole");
-    },
-    abort() {},
     write: (deliveries, attempts) => run("write", () => writer.write(deliveries, attempts)),
     setConnectionStatus: (connection, disabledAt, reason) => run("write", () => writer.setConnectionStatus(connection, disabledAt, reason)),
     autocheckpoint: (pages) => db.pragma(`wal_autocheckpoint = ${pages}`),
@@ -484,14 +471,7 @@ async function threadLink(data: WriterThreadData): Promise<WriterLink> {
 
   return {
     insert: (values) => post("insert", ["insert", values]),
-    parts: true,
-    writePart(deliveries, attempts) {
-      (thread ??= start()).worker.postMessage(["part", deliveries, attempts]);
-    },
-    abort() {
-      thread?.worker.postMessage(["abort"]);
-    },
-    write: (deliveries, attempts) => post("write", ["last", deliveries, attempts]),
+    write: (deliveries, attempts) => post("write", ["write", deliveries, attempts]),
     setConnectionStatus: (connection, disabledAt, reason) => post("write", ["status", connection, disabledAt, reason]),
     autocheckpoint(pages) {
       data.autocheckpoint = pages;
@@ -734,13 +714,10 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
       if (rows.length === 0 && attempts.length === 0) return;
       // Another write not yet committed may change these rows' indexed columns: send them in full.
       const full = writing > 0;
-      let d: Value[] = [];
+      const d: Value[] = [];
       // Per row: the event seq already known (null: the writer answers it), next_attempt_at, completed_at.
       const marks: Array<number | null> = [];
-      let a: Value[] = [];
-      // The writer thread starts on the rows while the attempts (their exchanges) are serialized.
-      const parts = to.parts && attempts.length > ATTEMPTS_PER_PART;
-      let sent = false;
+      const a: Value[] = [];
       try {
         for (const row of rows) {
           const r = row as TaggedRow;
@@ -757,22 +734,11 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
             marks.push(last.seq, r.next_attempt_at, r.completed_at);
           }
         }
-        if (parts && d.length > 0) {
-          to.writePart(d, a);
-          sent = true;
-          d = [];
-        }
         for (const x of attempts) {
           const detail = x.exchanges.length || x.notes.length ? JSON.stringify({ exchanges: x.exchanges, notes: x.notes }) : null;
           a.push(x.delivery_id, x.attempt, x.workspace, x.event_id, x.rule_id, x.started_at, x.duration_ms, x.status, x.outcome, x.retryable ? 1 : 0, x.message, detail);
-          if (parts && a.length === ATTEMPTS_PER_PART * WRITE_ATTEMPT_VALUES) {
-            to.writePart(d, a);
-            sent = true;
-            a = [];
-          }
         }
       } catch (error) {
-        if (sent) to.abort();
         throw storeError("write", error);
       }
       writing++;
