@@ -243,6 +243,8 @@ interface Live extends Queued, Dirtyable {
 
 /** Most open deliveries read back from the store at once (see `loadPages`). */
 const PAGE_SIZE = 500;
+/** Committed starts launched per turn of the event loop (see `launchCommitted`). */
+const LAUNCH_SLICE = 32;
 const TERMINAL_REPLAYABLE = ["failed", "canceled", "completed"] as const;
 const iso = (ms: number) => new Date(ms).toISOString();
 const NONE: never[] = Object.freeze([]) as never[];
@@ -460,6 +462,9 @@ class RulesEngine implements Engine {
   private readonly recordStarts: boolean;
   /** Attempts whose start is waiting for its commit (write-ahead). */
   private awaitingCommit: Live[] = [];
+  /** Attempts whose start is committed, launched `LAUNCH_SLICE` per turn from `launchHead`. */
+  private toLaunch: Live[] = [];
+  private launchHead = 0;
   private readonly keys = new Map<string, string>();
   private readonly conns = new Map<string, Conn>();
   private readonly rules = new Map<string, CompiledRule>();
@@ -903,6 +908,8 @@ class RulesEngine implements Engine {
     this.open.clear();
     this.heap.clear();
     this.running.clear();
+    this.toLaunch = [];
+    this.launchHead = 0;
     this.spilled = 0;
     this.spillMode = false;
     this.cursor = undefined;
@@ -1281,6 +1288,32 @@ class RulesEngine implements Engine {
       (error: unknown) => this.complete(live, token, this.syntheticResult("internal_error", true, `the engine failed running the attempt: ${String(error)}`, live)),
     );
   }
+
+  /**
+   * Launches committed starts a slice per turn of the event loop. All at once, requests that
+   * finish without I/O (sandbox simulators) would all complete before the next flush could go
+   * out: the writer and this thread would take turns. In slices, the next group commit is
+   * written while the rest of the requests run.
+   */
+  private launchCommitted(starts: Live[]): void {
+    const idle = this.launchHead === this.toLaunch.length;
+    for (const live of starts) this.toLaunch.push(live);
+    if (idle) this.launchSlice();
+  }
+
+  private readonly launchSlice = (): void => {
+    const queue = this.toLaunch;
+    const end = Math.min(queue.length, this.launchHead + LAUNCH_SLICE);
+    while (this.launchHead < end) {
+      const live = queue[this.launchHead++]!;
+      if (live.where === Where.InFlight) this.launch(live);
+    }
+    if (this.launchHead < queue.length) setImmediate(this.launchSlice);
+    else {
+      this.toLaunch = [];
+      this.launchHead = 0;
+    }
+  };
 
   private execute(live: Live): Promise<AttemptResult> {
     const rule = live.rule;
@@ -1825,7 +1858,7 @@ class RulesEngine implements Engine {
       (result) => {
         this.flushing = undefined;
         if (result && result.lost.length) this.dropLost(result.lost);
-        for (const live of starts) if (live.where === Where.InFlight) this.launch(live);
+        this.launchCommitted(starts);
         if ((this.dirtyList.length || this.attemptsToWrite.length) && !this.flushScheduled) {
           this.flushScheduled = true;
           this.scheduleFlush();

@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
-import { createEngine, createTestClock, sqliteStore } from "./index.js";
+import { createEngine, createTestClock, memoryStore, sqliteStore } from "./index.js";
 import { KEY_A, acmeConnection, config, noteRule, pageCompleted } from "./__fixtures__/config.js";
-import { acme, type AcmeSnapshot } from "./__fixtures__/destinations.js";
+import { acme, noop, type AcmeSnapshot } from "./__fixtures__/destinations.js";
 import { T0 } from "./__fixtures__/engine.js";
 
 const dir = mkdtempSync(join(tmpdir(), "meshwork-persist-"));
@@ -110,5 +110,34 @@ describe("SQLite ingest", () => {
     expect((result.records[1] as { message: string }).message).toMatch(/^payload: must be JSON-serializable \(/);
     expect((await engine.events.get("ok"))!.payload).toMatchObject({ email: "alex@northstar.io" });
     await engine.stop();
+  });
+});
+
+describe("write-ahead", () => {
+  it("launches a large group of committed starts in slices, so their completions are written while the rest still run", async () => {
+    const store = memoryStore();
+    const writes: number[] = [];
+    const write = store.write.bind(store);
+    store.write = (batch) => {
+      if (batch.attempts.length) writes.push(batch.attempts.length);
+      return write(batch);
+    };
+    const engine = createEngine({
+      config: config(
+        [acmeConnection("quick", "acme-prod", { type: "noop", mode: "live", credentials: { token: "noop-token" } })],
+        [noteRule("r-quick", "quick", { metadata: { action: "ping" } })],
+      ),
+      destinations: [noop()],
+      store,
+      writeAhead: true,
+      logger: { warn: () => {}, error: () => {} },
+    });
+    await engine.start();
+    await engine.ingest(Array.from({ length: 300 }, (_, i) => pageCompleted(`evt_${i}`)), { publishableKey: KEY_A });
+    await engine.drain({ timeoutMs: 10_000 });
+    await engine.stop();
+    expect(writes.reduce((a, b) => a + b, 0)).toBe(300);
+    // All 300 start in one commit; launched at once, every completion would land in one write.
+    expect(Math.max(...writes), writes.join()).toBeLessThanOrEqual(64);
   });
 });
