@@ -66,7 +66,8 @@ export async function runAction(input: RunActionInput): Promise<AttemptResult> {
   const exchanges: ExchangeSummary[] = [];
   const notes: string[] = [];
   const state = input.state ?? createMemoryState();
-  const redact = createRedactor([...credentialSecrets(input), ...stringLeaves(stateValues(state))]);
+  const checked = checkCredentials(input);
+  const redact = createRedactor([...checked.secrets, ...stringLeaves(stateValues(state))]);
   const finish = (fields: Omit<AttemptResult, "startedAt" | "durationMs" | "exchanges" | "notes">): AttemptResult => {
     // Secrets learnt during the attempt (a refreshed token) are redacted too. Most attempts
     // learn none, so the common path allocates nothing beyond the result.
@@ -103,7 +104,7 @@ export async function runAction(input: RunActionInput): Promise<AttemptResult> {
   }
 
   try {
-    const credentials = destination.credentials.safeParse(input.credentials);
+    const credentials = checked.parsed;
     if (!credentials.success) {
       const issue = credentials.error.issues[0];
       throw new PermanentError(
@@ -183,11 +184,34 @@ export function createMemoryState(initial: Record<string, unknown> = {}): Connec
   };
 }
 
-/** The destination's chosen secrets when the credentials are valid; otherwise every string, to be safe. */
-function credentialSecrets({ destination, credentials }: RunActionInput): string[] {
-  if (!destination.redactCredentials) return stringLeaves(credentials);
+interface CheckedCredentials {
+  parsed: ReturnType<Destination["credentials"]["safeParse"]>;
+  /** The destination's chosen secrets when the credentials are valid; otherwise every string, to be safe. */
+  secrets: string[];
+}
+
+/**
+ * Credentials checked once per credentials object and destination: the engine passes a
+ * connection's same object to every attempt, and parsing it each time cost more than some
+ * simulated requests.
+ */
+const checkedCredentials = new WeakMap<object, Map<Destination, CheckedCredentials>>();
+
+function checkCredentials({ destination, credentials }: RunActionInput): CheckedCredentials {
+  const byDestination = typeof credentials === "object" && credentials !== null ? checkedCredentials.get(credentials) : undefined;
+  const known = byDestination?.get(destination);
+  if (known) return known;
   const parsed = destination.credentials.safeParse(credentials);
-  return parsed.success ? stringLeaves(destination.redactCredentials(parsed.data)) : stringLeaves(credentials);
+  const secrets =
+    parsed.success && destination.redactCredentials
+      ? stringLeaves(destination.redactCredentials(parsed.data))
+      : stringLeaves(credentials);
+  const checked = { parsed, secrets };
+  if (typeof credentials === "object" && credentials !== null) {
+    if (byDestination) byDestination.set(destination, checked);
+    else checkedCredentials.set(credentials, new Map([[destination, checked]]));
+  }
+  return checked;
 }
 
 function stateValues(state: ConnectionState): unknown[] {

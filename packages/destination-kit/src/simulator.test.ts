@@ -79,3 +79,21 @@ describe("request signals", () => {
     expect(sim.snapshot().notes).toHaveLength(7);
   });
 });
+
+describe("simulated answers' headers", () => {
+  it("behave as Headers: any case of name, sorted iteration, an injected fault's names lowercased", async () => {
+    const sim = createSimulator({ type: "things", app: createSimulatorApp(), snapshot: () => ({}) });
+    sim.inject({ status: 429, headers: { "Retry-After": "2", "X-RateLimit-Remaining": "0" }, body: { message: "slow down" } });
+    const response = await sim.fetch("https://api.things.test/things");
+    const headers = response.headers;
+    expect(headers).toBeInstanceOf(Headers);
+    expect([headers.get("retry-after"), headers.get("RETRY-AFTER"), headers.get("constructor"), headers.has("x-ratelimit-remaining")]).toEqual(["2", "2", null, true]);
+    expect([...headers.keys()]).toEqual(["content-type", "retry-after", "x-ratelimit-remaining"]);
+    headers.append("retry-after", "3");
+    headers.delete("X-RateLimit-Remaining");
+    const seen: string[] = [];
+    headers.forEach((value, name) => seen.push(`${name}=${value}`));
+    expect(seen).toEqual(["content-type=application/json", "retry-after=2, 3"]);
+    expect(Object.fromEntries(response.clone().headers)).toEqual({ "content-type": "application/json", "retry-after": "2, 3" });
+  });
+});

@@ -71,7 +71,8 @@ export function webhook(options: WebhookOptions = {}): Destination<typeof webhoo
     const { credentials, idempotencyKey, connection, request, log } = context;
     const url = target(credentials.url);
     try {
-      await bounded(guard.check(url, { resolve: connection.mode === "live" }), context.signal);
+      const lookup = guard.check(url, { resolve: connection.mode === "live" });
+      if (lookup) await bounded(lookup, context.signal);
     } catch (error) {
       if (DestinationError.isInstance(error)) throw error;
       if (AddressRefusedError.isInstance(error)) throw new PermanentError(error.message, { cause: error });

@@ -101,9 +101,11 @@ export interface GuardOptions {
 export interface Guard {
   /**
    * Refuses non-http(s) URLs and non-public literal addresses; with `resolve`, also host names that
-   * resolve to a non-public address. Throws `AddressRefusedError`; DNS failures are rethrown as they are.
+   * resolve to a non-public address. Throws `AddressRefusedError` (at once, or from the returned
+   * promise after a DNS lookup); DNS failures are rethrown as they are. Only a lookup returns a
+   * promise: the sandbox and literal addresses are checked without a turn of the event loop.
    */
-  check(url: URL, options: { resolve: boolean }): Promise<void>;
+  check(url: URL, options: { resolve: boolean }): Promise<void> | undefined;
   /** A `net` lookup that resolves with the guard's resolver and refuses non-public answers. */
   connectLookup: NodeLookupFunction;
 }
@@ -138,7 +140,7 @@ export function createGuard(options: GuardOptions = {}): Guard {
   };
 
   return {
-    async check(url, { resolve: shouldResolve }) {
+    check(url, { resolve: shouldResolve }) {
       if (url.protocol !== "http:" && url.protocol !== "https:") {
         throw new AddressRefusedError(
           `refusing to deliver to a ${url.protocol} URL: webhooks go to http: or https: URLs only`,
@@ -147,15 +149,19 @@ export function createGuard(options: GuardOptions = {}): Guard {
       }
       const host = normalizeHost(url.hostname);
       if (open || allowed.has(host)) return;
-      if (isIP(host)) return checkAddresses(host, [host]);
+      if (isIP(host)) {
+        checkAddresses(host, [host]);
+        return;
+      }
       if (host === "localhost" || host.endsWith(".localhost")) {
         throw refusal(host, "127.0.0.1", { kind: "loopback" });
       }
       if (!shouldResolve) return;
-      const answers = await resolve(host);
-      checkAddresses(
-        host,
-        answers.map((answer) => answer.address),
+      return resolve(host).then((answers) =>
+        checkAddresses(
+          host,
+          answers.map((answer) => answer.address),
+        ),
       );
     },
 
