@@ -98,9 +98,9 @@ function lightRequest(url: string, method: string, headers: Headers, body: strin
  */
 export function createSimulatorApp(): Hono {
   const app = new Hono();
-  app.use(async (c, next) => {
+  app.use((c, next) => {
     if ((c.req.raw as unknown as Record<symbol, unknown>)[IN_PROCESS]) answerLightly(c);
-    await next();
+    return next();
   });
   return app;
 }
@@ -112,12 +112,10 @@ function answerLightly(c: Context): void {
   let status = 200;
   const headers: Record<string, string> = {};
   const respond = (body: string | null, type: string | undefined, init: Init, extra: HeaderRecord | undefined) => {
-    const merged: Record<string, string> = { ...headers, ...(type && body !== null && { "content-type": type }) };
-    for (const source of [typeof init === "object" ? init.headers : undefined, extra]) {
-      if (!source) continue;
-      const pairs = source instanceof Headers || Array.isArray(source) ? source : Object.entries(source);
-      for (const [name, value] of pairs as Iterable<[string, string | string[]]>) merged[name.toLowerCase()] = String(value);
-    }
+    const merged: Record<string, string> = { ...headers };
+    if (type && body !== null) merged["content-type"] = type;
+    if (typeof init === "object" && init.headers) mergeHeaders(merged, init.headers);
+    if (extra) mergeHeaders(merged, extra);
     return simulatedResponse(body, typeof init === "number" ? init : (init?.status ?? status), merged);
   };
   const context = c as unknown as Record<string, unknown>;
@@ -131,6 +129,11 @@ function answerLightly(c: Context): void {
   context.json = (data: unknown, init?: Init, extra?: HeaderRecord) => respond(JSON.stringify(data), "application/json", init, extra);
   context.text = (text: string, init?: Init, extra?: HeaderRecord) => respond(text, "text/plain; charset=UTF-8", init, extra);
   context.body = (data: string | null, init?: Init, extra?: HeaderRecord) => respond(data, undefined, init, extra);
+}
+
+function mergeHeaders(into: Record<string, string>, source: HeadersInit | HeaderRecord): void {
+  const pairs = source instanceof Headers || Array.isArray(source) ? source : Object.entries(source);
+  for (const [name, value] of pairs as Iterable<[string, string | string[]]>) into[name.toLowerCase()] = String(value);
 }
 
 /**
