@@ -65,7 +65,7 @@ async function noopSetup() {
 }
 
 const simulators = [];
-const simulatedRequests = () => simulators.reduce((sum, simulator) => sum + simulator.requests.length, 0);
+const simulatedRequests = () => simulators.reduce((sum, simulator) => sum + simulator.requestCount(), 0);
 
 /** The real adapters against their sandbox simulators, with the simulated vendor limits lifted. */
 async function sandboxSetup() {

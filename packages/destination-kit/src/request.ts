@@ -55,7 +55,10 @@ export function createRequestClient(config: RequestClientConfig): RequestClient 
       headers["content-type"] = "application/json";
     }
     const timeoutMs = options.timeoutMs ?? config.timeoutMs;
-    if (config.beforeRequest) await waitForTurn(config, method, path);
+    if (config.beforeRequest) {
+      const turn = waitForTurn(config, method, path);
+      if (turn) await turn;
+    }
     const deadline = abortAfter(timeoutMs, config.signal, reuseSignals);
     const started = config.now();
     const requestSummary = {
@@ -184,15 +187,27 @@ function requestsOf(parent: AbortSignal): Set<AbortController> {
   return set;
 }
 
-/** Runs the `beforeRequest` hook; a hook that fails (aborted while waiting) fails the attempt as retryable. */
-async function waitForTurn(config: RequestClientConfig, method: string, path: string): Promise<void> {
-  try {
-    await config.beforeRequest!({ method, path, ...(config.signal && { signal: config.signal }) });
-  } catch (error) {
-    if (DestinationError.isInstance(error)) throw error;
+/**
+ * Runs the `beforeRequest` hook; a hook that fails (aborted while waiting) fails the attempt as
+ * retryable. A promise only when the hook made one: a turn granted at once costs no await.
+ */
+function waitForTurn(config: RequestClientConfig, method: string, path: string): Promise<void> | undefined {
+  const notSent = (error: unknown) => {
+    if (DestinationError.isInstance(error)) return error;
     const url = config.redact(describeUrl(config.baseUrl, path, undefined));
-    throw new RetryableError(`${method} ${url} was not sent: ${config.redact(rootMessage(error))}`, { code: "timeout", cause: error });
+    return new RetryableError(`${method} ${url} was not sent: ${config.redact(rootMessage(error))}`, { code: "timeout", cause: error });
+  };
+  let turn: ReturnType<RequestHook>;
+  try {
+    turn = config.beforeRequest!({ method, path, ...(config.signal && { signal: config.signal }) });
+  } catch (error) {
+    throw notSent(error);
   }
+  return turn
+    ? Promise.resolve(turn).then(undefined, (error: unknown) => {
+        throw notSent(error);
+      })
+    : undefined;
 }
 
 const clients = new WeakMap<typeof fetch, $Fetch>();

@@ -97,3 +97,17 @@ describe("simulated answers' headers", () => {
     expect(Object.fromEntries(response.clone().headers)).toEqual({ "content-type": "application/json", "retry-after": "2, 3" });
   });
 });
+
+describe("recorded requests", () => {
+  it("keeps the most recent ones and counts them all, so a long-running sandbox does not grow without bound", async () => {
+    const app = createSimulatorApp();
+    app.get("/things/:n", (c) => c.json({ n: c.req.param("n") }));
+    const sim = createSimulator({ type: "things", app, snapshot: () => ({}), keepRequests: 10 });
+    for (let n = 1; n <= 25; n++) await sim.fetch(`https://api.things.test/things/${n}`);
+    expect(sim.requestCount()).toBe(25);
+    expect(sim.requests.length).toBeGreaterThanOrEqual(10);
+    expect(sim.requests.length).toBeLessThanOrEqual(11);
+    expect(sim.requests.at(-1)).toMatchObject({ method: "GET", url: "https://api.things.test/things/25", body: "" });
+    expect(sim.requests.map((r) => Number(r.url.split("/").pop()))).toEqual(Array.from({ length: sim.requests.length }, (_, i) => 26 - sim.requests.length + i));
+  });
+});

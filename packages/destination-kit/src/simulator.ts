@@ -13,6 +13,11 @@ export interface SimulatorOptions<TSnapshot> {
   type: string;
   app: Hono;
   snapshot: () => TSnapshot;
+  /**
+   * How many of the most recent requests `requests` keeps (default 10,000), so a long-running
+   * sandbox connection does not hold every request it ever answered. `requestCount` counts all.
+   */
+  keepRequests?: number;
 }
 
 /**
@@ -23,6 +28,8 @@ export interface SimulatorOptions<TSnapshot> {
 export function createSimulator<TSnapshot>(options: SimulatorOptions<TSnapshot>): Simulator<TSnapshot> {
   const requests: SimulatedRequest[] = [];
   const faults: SimulatorFault[] = [];
+  const keep = options.keepRequests ?? 10_000;
+  let requestCount = 0;
 
   const simulatorFetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const signal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
@@ -31,13 +38,23 @@ export function createSimulator<TSnapshot>(options: SimulatorOptions<TSnapshot>)
       input instanceof Request || (body != null && typeof body !== "string")
         ? new Request(input, { ...init, signal: null })
         : lightRequest(typeof input === "string" ? input : input.href, init?.method ?? "GET", headersOf(init?.headers), body ?? "");
+    let headers: Record<string, string> | undefined;
     const recorded: SimulatedRequest = {
       method: request.method,
       url: request.url,
-      headers: Object.fromEntries(request.headers),
+      // Copied out of the `Headers` (sorted, pair by pair) only when a test or a fault reads them.
+      get headers() {
+        return (headers ??= Object.fromEntries(request.headers));
+      },
+      set headers(value) {
+        headers = value;
+      },
       body: typeof body === "string" ? body : body == null && !(input instanceof Request) ? "" : await request.clone().text(),
     };
     requests.push(recorded);
+    requestCount++;
+    // Trimmed by a tenth at a time: the array moves once every `keep / 10` requests, not on each.
+    if (requests.length > keep + Math.ceil(keep / 10)) requests.splice(0, requests.length - keep);
 
     const index = faults.findIndex((fault) => !fault.match || fault.match(recorded));
     if (index !== -1) {
@@ -58,6 +75,7 @@ export function createSimulator<TSnapshot>(options: SimulatorOptions<TSnapshot>)
     type: options.type,
     fetch: simulatorFetch as typeof fetch,
     requests,
+    requestCount: () => requestCount,
     inject: (fault) => faults.push({ ...fault }),
     snapshot: options.snapshot,
   };
@@ -71,23 +89,48 @@ const headersOf = (init: HeadersInit | undefined): Headers => (init instanceof H
  * building a `Request` and a body stream for every simulated call: on Node 20 that costs more than
  * the simulated API itself. Anything else falls back to a real `Request`, built on first use.
  */
-function lightRequest(url: string, method: string, headers: Headers, body: string): Request {
-  let real: Request | undefined;
-  const toRequest = () => (real ??= new Request(url, { method, headers, ...(body && { body }) }));
-  const light = {
-    [IN_PROCESS]: true,
-    url,
-    method,
-    headers,
-    text: () => Promise.resolve(body),
-    json: () => Promise.resolve().then(() => JSON.parse(body) as unknown),
-    arrayBuffer: () => toRequest().arrayBuffer(),
-    blob: () => toRequest().blob(),
-    formData: () => toRequest().formData(),
-    clone: () => toRequest().clone(),
-  };
-  return light as unknown as Request;
+class LightRequest {
+  readonly [IN_PROCESS] = true;
+  #real: Request | undefined;
+
+  constructor(
+    readonly url: string,
+    readonly method: string,
+    readonly headers: Headers,
+    private readonly content: string,
+  ) {}
+
+  text(): Promise<string> {
+    return Promise.resolve(this.content);
+  }
+
+  json(): Promise<unknown> {
+    return Promise.resolve().then(() => JSON.parse(this.content) as unknown);
+  }
+
+  arrayBuffer(): Promise<ArrayBuffer> {
+    return this.real().arrayBuffer();
+  }
+
+  blob(): Promise<Blob> {
+    return this.real().blob();
+  }
+
+  formData(): Promise<FormData> {
+    return this.real().formData();
+  }
+
+  clone(): Request {
+    return this.real().clone();
+  }
+
+  private real(): Request {
+    return (this.#real ??= new Request(this.url, { method: this.method, headers: this.headers, ...(this.content && { body: this.content }) }));
+  }
 }
+
+const lightRequest = (url: string, method: string, headers: Headers, body: string): Request =>
+  new LightRequest(url, method, headers, body) as unknown as Request;
 
 /**
  * A new Hono app for a vendor simulator. Requests that come through the simulator's own `fetch`
@@ -108,27 +151,41 @@ export function createSimulatorApp(): Hono {
 type Init = number | ResponseInit | undefined;
 type HeaderRecord = Record<string, string | string[]>;
 
-function answerLightly(c: Context): void {
-  let status = 200;
-  const headers: Record<string, string> = {};
-  const respond = (body: string | null, type: string | undefined, init: Init, extra: HeaderRecord | undefined) => {
-    const merged: Record<string, string> = { ...headers };
-    if (type && body !== null) merged["content-type"] = type;
-    if (typeof init === "object" && init.headers) mergeHeaders(merged, init.headers);
-    if (extra) mergeHeaders(merged, extra);
-    return simulatedResponse(body, typeof init === "number" ? init : (init?.status ?? status), merged);
-  };
-  const context = c as unknown as Record<string, unknown>;
-  context.status = (code: number) => {
-    status = code;
-  };
-  context.header = (name: string, value: string | undefined) => {
+/** The status and headers a light answer is building, kept on Hono's context. */
+const ANSWER = Symbol("meshwork.simulator.answer");
+type LightContext = { [ANSWER]: { status: number; headers: Record<string, string> } };
+
+/** Hono's answer methods, light: shared functions over the context's `ANSWER`, none built per request. */
+const lightMethods = {
+  status(this: LightContext, code: number) {
+    this[ANSWER].status = code;
+  },
+  header(this: LightContext, name: string, value: string | undefined) {
+    const headers = this[ANSWER].headers;
     if (value === undefined) delete headers[name.toLowerCase()];
     else headers[name.toLowerCase()] = value;
-  };
-  context.json = (data: unknown, init?: Init, extra?: HeaderRecord) => respond(JSON.stringify(data), "application/json", init, extra);
-  context.text = (text: string, init?: Init, extra?: HeaderRecord) => respond(text, "text/plain; charset=UTF-8", init, extra);
-  context.body = (data: string | null, init?: Init, extra?: HeaderRecord) => respond(data, undefined, init, extra);
+  },
+  json(this: LightContext, data: unknown, init?: Init, extra?: HeaderRecord) {
+    return answer(this, JSON.stringify(data), "application/json", init, extra);
+  },
+  text(this: LightContext, text: string, init?: Init, extra?: HeaderRecord) {
+    return answer(this, text, "text/plain; charset=UTF-8", init, extra);
+  },
+  body(this: LightContext, data: string | null, init?: Init, extra?: HeaderRecord) {
+    return answer(this, data, undefined, init, extra);
+  },
+};
+
+function answerLightly(c: Context): void {
+  Object.assign(c, lightMethods, { [ANSWER]: { status: 200, headers: {} } });
+}
+
+function answer(c: LightContext, body: string | null, type: string | undefined, init: Init, extra: HeaderRecord | undefined): Response {
+  const merged: Record<string, string> = { ...c[ANSWER].headers };
+  if (type && body !== null) merged["content-type"] = type;
+  if (typeof init === "object" && init.headers) mergeHeaders(merged, init.headers);
+  if (extra) mergeHeaders(merged, extra);
+  return simulatedResponse(body, typeof init === "number" ? init : (init?.status ?? c[ANSWER].status), merged);
 }
 
 function mergeHeaders(into: Record<string, string>, source: HeadersInit | HeaderRecord): void {

@@ -179,8 +179,10 @@ export interface Simulator<TSnapshot = unknown> {
   readonly type: string;
   /** Answers the requests the live API would answer. */
   fetch: typeof fetch;
-  /** Every request the simulator saw, in order. */
+  /** The requests the simulator saw, oldest first: the most recent ones (see `keepRequests`, default 10,000). */
   readonly requests: SimulatedRequest[];
+  /** How many requests the simulator has answered, including those `requests` no longer holds. */
+  requestCount(): number;
   /** Make the next matching requests fail, e.g. `{ status: 429, headers: { "retry-after": "1" }, times: 1 }`. */
   inject(fault: SimulatorFault): void;
   /** What the simulator holds now (contacts, tags, messages, …), as plain data. */
