@@ -47,6 +47,23 @@ describe("createWebhookReceiver", () => {
     ]);
   });
 
+  it("keeps the most recent deliveries and refusals (keep), and dedupes among those", async () => {
+    const receiver = createWebhookReceiver({ secrets: VECTOR.secret, now: () => NOW, keep: 10 });
+    for (let n = 1; n <= 25; n++) await receiver.fetch(signed(`msg_${n}`, "{}"));
+    for (let n = 1; n <= 25; n++) await receiver.fetch(signed(`forged_${n}`, "{}", { secret: SECRET_B }));
+    const again = await receiver.fetch(signed("msg_25", "{}"));
+    expect(await again.json()).toEqual({ received: true, duplicate: true });
+    const { deliveries, rejected } = receiver.snapshot();
+    expect(deliveries.length).toBeGreaterThanOrEqual(10);
+    expect(deliveries.length).toBeLessThanOrEqual(11);
+    expect(deliveries.at(-1)).toMatchObject({ id: "msg_25", received: 2 });
+    expect(rejected.length).toBeLessThanOrEqual(11);
+    expect(rejected.at(-1)?.id).toBe("forged_25");
+    // An id it no longer holds is a new delivery again.
+    await receiver.fetch(signed("msg_1", "{}"));
+    expect(receiver.snapshot().deliveries.at(-1)).toMatchObject({ id: "msg_1", received: 1 });
+  });
+
   it("refuses a wrong signature with 401 and a bad request with 400, and forgeries do not poison dedupe", async () => {
     const receiver = createWebhookReceiver({ secrets: VECTOR.secret, now: () => NOW });
     const forged = await receiver.fetch(signed("msg_1", '{"evil":true}', { secret: SECRET_B }));

@@ -47,7 +47,7 @@ export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookR
  */
 export function createWebhookSimulator(options: WebhookSimulatorOptions = {}): WebhookSimulator {
   const receiver = buildReceiver(options);
-  const simulator = createSimulator({ type: "webhook", app: receiver.app, snapshot: receiver.snapshot });
+  const simulator = createSimulator({ type: "webhook", app: receiver.app, snapshot: receiver.snapshot, ...(options.keep !== undefined && { keepRequests: options.keep }) });
   return Object.assign(simulator, { setStatus: receiver.setStatus });
 }
 
@@ -58,12 +58,19 @@ function buildReceiver(options: WebhookSimulatorOptions): WebhookReceiver {
   const deliveries: ReceivedWebhook[] = [];
   const byId = new Map<string, ReceivedWebhook>();
   const rejected: RejectedWebhook[] = [];
+  const keep = options.keep ?? 10_000;
+  // Trimmed by a tenth at a time: the arrays move once every `keep / 10` entries, not on each.
+  const trim = <T>(list: T[], forget?: (item: T) => void) => {
+    if (list.length <= keep + Math.ceil(keep / 10)) return;
+    for (const item of list.splice(0, list.length - keep)) forget?.(item);
+  };
   let status = options.status ?? 200;
 
   const answer = (c: Context, code: number, body: unknown) =>
     NULL_BODY_STATUSES.has(code) ? c.body(null, code as 204) : c.json(body, code as 200);
   const refuse = (c: Context, id: string | null, error: WebhookVerificationError) => {
     rejected.push({ id, code: error.code, message: error.message });
+    trim(rejected);
     return answer(c, error.code === "no_matching_signature" ? 401 : 400, { error: error.code, message: error.message });
   };
 
@@ -125,6 +132,7 @@ function buildReceiver(options: WebhookSimulatorOptions): WebhookReceiver {
     }
     deliveries.push(delivery);
     byId.set(key, delivery);
+    trim(deliveries, (old) => byId.delete(old.id));
     return answer(c, status, { received: true });
   });
   app.all("*", (c) => answer(c, 405, { error: "method_not_allowed", message: `${c.req.method} is not a webhook method` }));

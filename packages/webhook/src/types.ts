@@ -163,6 +163,12 @@ export interface WebhookReceiverOptions {
   status?: number;
   /** Called once per new `webhook-id` after verification, before answering. */
   onDelivery?: (delivery: ReceivedWebhook) => void | Promise<void>;
+  /**
+   * How many of the most recent deliveries and refusals it keeps, and recognises a repeated
+   * `webhook-id` among (default 10,000), so a long-running receiver or sandbox does not grow
+   * without bound.
+   */
+  keep?: number;
 }
 
 /** Options of `createWebhookSimulator`; without `secrets` it records deliveries unchecked. */
