@@ -14,7 +14,7 @@ export interface SimulatorOptions<TSnapshot> {
   app: Hono;
   snapshot: () => TSnapshot;
   /**
-   * How many of the most recent requests `requests` keeps (default 10,000), so a long-running
+   * How many of the most recent requests `requests` keeps (default 1,000), so a long-running
    * sandbox connection does not hold every request it ever answered. `requestCount` counts all.
    */
   keepRequests?: number;
@@ -28,7 +28,7 @@ export interface SimulatorOptions<TSnapshot> {
 export function createSimulator<TSnapshot>(options: SimulatorOptions<TSnapshot>): Simulator<TSnapshot> {
   const requests: SimulatedRequest[] = [];
   const faults: SimulatorFault[] = [];
-  const keep = options.keepRequests ?? 10_000;
+  const keep = options.keepRequests ?? 1_000;
   let requestCount = 0;
 
   const simulatorFetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {

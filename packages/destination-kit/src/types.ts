@@ -179,7 +179,7 @@ export interface Simulator<TSnapshot = unknown> {
   readonly type: string;
   /** Answers the requests the live API would answer. */
   fetch: typeof fetch;
-  /** The requests the simulator saw, oldest first: the most recent ones (see `keepRequests`, default 10,000). */
+  /** The requests the simulator saw, oldest first: the most recent ones (see `keepRequests`, default 1,000). */
   readonly requests: SimulatedRequest[];
   /** How many requests the simulator has answered, including those `requests` no longer holds. */
   requestCount(): number;

@@ -58,7 +58,7 @@ function buildReceiver(options: WebhookSimulatorOptions): WebhookReceiver {
   const deliveries: ReceivedWebhook[] = [];
   const byId = new Map<string, ReceivedWebhook>();
   const rejected: RejectedWebhook[] = [];
-  const keep = options.keep ?? 10_000;
+  const keep = options.keep ?? 1_000;
   // Trimmed by a tenth at a time: the arrays move once every `keep / 10` entries, not on each.
   const trim = <T>(list: T[], forget?: (item: T) => void) => {
     if (list.length <= keep + Math.ceil(keep / 10)) return;

@@ -165,7 +165,7 @@ export interface WebhookReceiverOptions {
   onDelivery?: (delivery: ReceivedWebhook) => void | Promise<void>;
   /**
    * How many of the most recent deliveries and refusals it keeps, and recognises a repeated
-   * `webhook-id` among (default 10,000), so a long-running receiver or sandbox does not grow
+   * `webhook-id` among (default 1,000), so a long-running receiver or sandbox does not grow
    * without bound.
    */
   keep?: number;
