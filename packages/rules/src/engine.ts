@@ -533,7 +533,6 @@ class RulesEngine implements Engine {
   /** Page reads and changes to spilled rows run one at a time, so the cursor does not move under them. */
   private windowLock: Promise<unknown> = Promise.resolve();
   /** With a window, insert groups reach the store one after another, so seqs are decided in order. */
-  private inserting: Promise<void> = Promise.resolve();
 
   constructor(options: EngineOptions) {
     this.config = resolveConfig(options.config, options.destinations);
@@ -1097,19 +1096,18 @@ class RulesEngine implements Engine {
   /**
    * Ingest calls arriving in the same turn of the event loop share one `insertEvents` (one
    * transaction: group commit); each still resolves only once it is committed, after its
-   * `committed` ran. With a window, one group at a time goes to the store.
+   * `committed` ran. A group does not wait for the one before it: the store commits them in the
+   * order they come (SQLite's writer thread takes them in turn), while this thread answers the
+   * last group's requests. With a window, that order is also the order of the spill decisions.
    */
   private insertGrouped(items: NewEvent[], committed: (results: InsertResult[]) => void): Promise<void> {
     return new Promise((resolve, reject) => {
       this.insertQueue.push({ items, committed, resolve, reject });
-      if (this.insertQueue.length === 1) setImmediate(this.window === undefined ? this.flushInsertsNow : this.chainInserts);
+      if (this.insertQueue.length === 1) setImmediate(this.flushInsertsNow);
     });
   }
 
   private readonly flushInsertsNow = () => void this.flushInserts();
-  private readonly chainInserts = () => {
-    this.inserting = this.inserting.then(() => this.flushInserts());
-  };
 
   private async flushInserts(): Promise<void> {
     const queue = this.insertQueue;

@@ -291,6 +291,42 @@ describe("the in-memory window of open deliveries (SQLite)", () => {
     expect(engine.stats().open).toBe(0);
   });
 
+  it("sends the next group of events to the store while the last one is being committed, and places both in commit order", async () => {
+    const gate = gated();
+    const store = sqliteStore({ path: dbPath() });
+    // A slow store: it commits in the order it is called, once the test lets it go on.
+    const calls: number[] = [];
+    let waiting: Array<() => void> | undefined = [];
+    let previous: Promise<unknown> = Promise.resolve();
+    const insertEvents = store.insertEvents.bind(store);
+    store.insertEvents = (items) => {
+      calls.push(items.length);
+      const go = waiting ? new Promise<void>((resolve) => waiting!.push(resolve)) : undefined;
+      const committed = previous.then(() => go).then(() => insertEvents(items));
+      previous = committed.catch(() => {});
+      return committed;
+    };
+    const engine = start({ gate, config: oneRule, store, maxOpenInMemory: 4 });
+    await engine.start();
+    const first = ingest(engine, ids(0, 3));
+    await until(() => calls.length === 1);
+    const second = ingest(engine, ids(3, 3));
+    // The second group reached the store before the first one was committed.
+    await until(() => calls.length === 2);
+    for (const resolve of waiting!) resolve();
+    waiting = undefined;
+    await Promise.all([first, second]);
+    // The window still holds: the first three fit it, the next three were committed behind them.
+    const stats = engine.stats();
+    expect(stats.open).toBe(6);
+    expect(stats.inMemory).toBeLessThanOrEqual(4);
+    expect(stats.inMemory + stats.spilled).toBe(6);
+    gate.open();
+    await engine.drain({ timeoutMs: 10_000 });
+    expectEachOnce(gate.sent, 6, ["r1"]);
+    expect(gate.sent.map((s) => s.event)).toEqual(ids(0, 6).map((e) => e.id));
+  });
+
   it("does not apply to memoryStore (everything is in memory anyway) nor with Infinity", async () => {
     const gate = gated();
     const memory = start({ gate, config: oneRule, maxOpenInMemory: 2 });
