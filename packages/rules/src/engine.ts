@@ -243,8 +243,10 @@ interface Live extends Queued, Dirtyable {
 
 /** Most open deliveries read back from the store at once (see `loadPages`). */
 const PAGE_SIZE = 500;
-/** Committed starts launched per turn of the event loop (see `launchCommitted`). */
+/** Committed starts launched per turn of the event loop, at least (see `launchCommitted`). */
 const LAUNCH_SLICE = 32;
+/** Turns of the event loop the starts waiting to launch are spread over, at most. */
+const LAUNCH_TURNS = 8;
 const TERMINAL_REPLAYABLE = ["failed", "canceled", "completed"] as const;
 const iso = (ms: number) => new Date(ms).toISOString();
 const NONE: never[] = Object.freeze([]) as never[];
@@ -462,9 +464,10 @@ class RulesEngine implements Engine {
   private readonly recordStarts: boolean;
   /** Attempts whose start is waiting for its commit (write-ahead). */
   private awaitingCommit: Live[] = [];
-  /** Attempts whose start is committed, launched `LAUNCH_SLICE` per turn from `launchHead`. */
+  /** Attempts whose start is committed, launched `launchSliceSize` per turn from `launchHead`. */
   private toLaunch: Live[] = [];
   private launchHead = 0;
+  private launchSliceSize = LAUNCH_SLICE;
   private readonly keys = new Map<string, string>();
   private readonly conns = new Map<string, Conn>();
   private readonly rules = new Map<string, CompiledRule>();
@@ -1291,17 +1294,20 @@ class RulesEngine implements Engine {
    * Launches committed starts a slice per turn of the event loop. All at once, requests that
    * finish without I/O (sandbox simulators) would all complete before the next flush could go
    * out: the writer and this thread would take turns. In slices, the next group commit is
-   * written while the rest of the requests run.
+   * written while the rest of the requests run. A slice is at least `LAUNCH_SLICE` and at least
+   * a `LAUNCH_TURNS`th of what waits, so when turns are long (a server busy with requests), the
+   * commits grow, the slices with them, and launching keeps up.
    */
   private launchCommitted(starts: Live[]): void {
     const idle = this.launchHead === this.toLaunch.length;
     for (const live of starts) this.toLaunch.push(live);
+    this.launchSliceSize = Math.max(LAUNCH_SLICE, Math.ceil((this.toLaunch.length - this.launchHead) / LAUNCH_TURNS));
     if (idle) this.launchSlice();
   }
 
   private readonly launchSlice = (): void => {
     const queue = this.toLaunch;
-    const end = Math.min(queue.length, this.launchHead + LAUNCH_SLICE);
+    const end = Math.min(queue.length, this.launchHead + this.launchSliceSize);
     while (this.launchHead < end) {
       const live = queue[this.launchHead++]!;
       if (live.where === Where.InFlight) this.launch(live);
