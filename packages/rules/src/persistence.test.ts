@@ -138,6 +138,8 @@ describe("write-ahead", () => {
     await engine.stop();
     expect(writes.reduce((a, b) => a + b, 0)).toBe(300);
     // All 300 start in one commit; launched at once, every completion would land in one write.
-    expect(Math.max(...writes), writes.join()).toBeLessThanOrEqual(64);
+    // In slices (here 38, an eighth of 300), each write carries a slice or two.
+    expect(writes.length, writes.join()).toBeGreaterThanOrEqual(4);
+    expect(Math.max(...writes), writes.join()).toBeLessThanOrEqual(100);
   });
 });
