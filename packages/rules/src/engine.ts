@@ -342,9 +342,7 @@ function decodeCursor(cursor: string): number {
   return seq;
 }
 
-/** Checks one record of an ingest call; answers the failed-record message or undefined. */
-/** A durable store keeps the payload as JSON: refuse one that has no JSON form (a cycle, a BigInt). */
-/** The payload as JSON (what a durable store writes), or the problem that stops it. */
+/** The payload as JSON (what a durable store writes), or the problem that stops it: a cycle, a BigInt. */
 function payloadJson(payload: unknown): string | { field: string; message: string } {
   try {
     return JSON.stringify(payload);
@@ -353,6 +351,7 @@ function payloadJson(payload: unknown): string | { field: string; message: strin
   }
 }
 
+/** Checks one record of an ingest call; answers the failed-record message or undefined. */
 function checkEvent(raw: unknown, workspace: string): { field: string; message: string } | undefined {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     return { field: "(event)", message: "must be an event object { event, payload, resource?, resource_id?, id? }" };
@@ -535,7 +534,6 @@ class RulesEngine implements Engine {
   private loadRetry: ReturnType<typeof setTimeout> | undefined;
   /** Page reads and changes to spilled rows run one at a time, so the cursor does not move under them. */
   private windowLock: Promise<unknown> = Promise.resolve();
-  /** With a window, insert groups reach the store one after another, so seqs are decided in order. */
 
   constructor(options: EngineOptions) {
     this.config = resolveConfig(options.config, options.destinations);
@@ -1115,7 +1113,6 @@ class RulesEngine implements Engine {
   private async flushInserts(): Promise<void> {
     const queue = this.insertQueue;
     this.insertQueue = [];
-    if (queue.length === 0) return;
     let all: NewEvent[];
     if (queue.length === 1) all = queue[0]!.items;
     else {

@@ -480,7 +480,8 @@ export interface Store {
    * Optional: a page of open deliveries with their events, in (event `seq`, delivery id) order.
    * With it (and `openDeliveryCount`), a durable store lets the engine keep only a window of open
    * deliveries in memory (`maxOpenInMemory`) and read the rest page by page; without it the
-   * engine loads every open delivery at start.
+   * engine loads every open delivery at start. Such a store sees `insertEvents` called again
+   * before the last call answered, and must commit and answer the calls in the order they came.
    */
   openDeliveryPage?(query: OpenDeliveryPageQuery): Promise<DeliveryWithEvent[]>;
   /** Optional, with `openDeliveryPage`: how many deliveries are open, and the highest event `seq` stored (0 when none). */

@@ -539,13 +539,15 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     return rows.map((row) => ({ delivery: toDelivery(row, tagged), event: events.get(row[EVENT_SEQ] as number)! }));
   };
 
+  const closed = () => new MeshworkRulesError("store_closed", "the SQLite store is not open; call engine.start() first", { retryable: true });
+
   const database = () => {
-    if (!db) throw new MeshworkRulesError("store_closed", "the SQLite store is not open; call engine.start() first", { retryable: true });
+    if (!db) throw closed();
     return db;
   };
 
   const link = () => {
-    if (!writer) throw new MeshworkRulesError("store_closed", "the SQLite store is not open; call engine.start() first", { retryable: true });
+    if (!writer) throw closed();
     return writer;
   };
 
@@ -700,17 +702,10 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
         for (const row of rows) {
           const r = row as TaggedRow;
           const last = full ? undefined : r[WRITTEN];
-          if (!last) {
-            d.push(SHAPE_ALL, r.id, r.status, r.attempt_count, r.round_start, r.last_error, r.last_outcome, r.updated_at, r.next_attempt_at, r.completed_at, null);
-            marks.push(null, r.next_attempt_at, r.completed_at);
-          } else if (last.completed !== r.completed_at) {
-            d.push(SHAPE_ALL, r.id, r.status, r.attempt_count, r.round_start, r.last_error, r.last_outcome, r.updated_at, r.next_attempt_at, r.completed_at, last.seq);
-            marks.push(last.seq, r.next_attempt_at, r.completed_at);
-          } else {
-            const shape = last.next !== r.next_attempt_at ? SHAPE_NEXT : SHAPE_QUIET;
-            d.push(shape, r.id, r.status, r.attempt_count, r.round_start, r.last_error, r.last_outcome, r.updated_at, r.next_attempt_at, r.completed_at, last.seq);
-            marks.push(last.seq, r.next_attempt_at, r.completed_at);
-          }
+          const shape = !last || last.completed !== r.completed_at ? SHAPE_ALL : last.next !== r.next_attempt_at ? SHAPE_NEXT : SHAPE_QUIET;
+          const seq = last ? last.seq : null;
+          d.push(shape, r.id, r.status, r.attempt_count, r.round_start, r.last_error, r.last_outcome, r.updated_at, r.next_attempt_at, r.completed_at, seq);
+          marks.push(seq, r.next_attempt_at, r.completed_at);
         }
         for (const x of attempts) {
           const detail = x.exchanges.length || x.notes.length ? JSON.stringify({ exchanges: x.exchanges, notes: x.notes }) : null;
