@@ -17,6 +17,6 @@ export {
   type RequestClientConfig,
 } from "./request.js";
 export { createMemoryState, runAction, type AttemptResult, type RunActionInput } from "./run-action.js";
-export { createSimulator, createSimulatorApp, simulatedResponse, type SimulatorOptions } from "./simulator.js";
+export { createSimulator, createSimulatorApp, keepRecent, simulatedResponse, type SimulatorOptions } from "./simulator.js";
 export { getPath, hasTemplate, renderTemplate, renderTemplates } from "./template.js";
 export type * from "./types.js";

@@ -53,8 +53,7 @@ export function createSimulator<TSnapshot>(options: SimulatorOptions<TSnapshot>)
     };
     requests.push(recorded);
     requestCount++;
-    // Trimmed by a tenth at a time: the array moves once every `keep / 10` requests, not on each.
-    if (requests.length > keep + Math.ceil(keep / 10)) requests.splice(0, requests.length - keep);
+    keepRecent(requests, keep);
 
     const index = faults.findIndex((fault) => !fault.match || fault.match(recorded));
     if (index !== -1) {
@@ -79,6 +78,17 @@ export function createSimulator<TSnapshot>(options: SimulatorOptions<TSnapshot>)
     inject: (fault) => faults.push({ ...fault }),
     snapshot: options.snapshot,
   };
+}
+
+/**
+ * Trims a record kept oldest first to about its `keep` most recent entries, passing the dropped
+ * ones to `forget`. It trims a tenth at a time, so the array moves once every `keep / 10` pushes
+ * rather than on each: between `keep` and 1.1 × `keep` entries stay.
+ */
+export function keepRecent<T>(list: T[], keep: number, forget?: (item: T) => void): void {
+  if (list.length <= keep + Math.ceil(keep / 10)) return;
+  const dropped = list.splice(0, list.length - keep);
+  if (forget) for (const item of dropped) forget(item);
 }
 
 /** ofetch already hands over a `Headers`: used as it is rather than copied. */

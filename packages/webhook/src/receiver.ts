@@ -1,4 +1,4 @@
-import { createSimulator, createSimulatorApp } from "@meshwork/destination-kit";
+import { createSimulator, createSimulatorApp, keepRecent } from "@meshwork/destination-kit";
 import type { Context } from "hono";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { WebhookVerificationError } from "./errors.js";
@@ -59,18 +59,13 @@ function buildReceiver(options: WebhookSimulatorOptions): WebhookReceiver {
   const byId = new Map<string, ReceivedWebhook>();
   const rejected: RejectedWebhook[] = [];
   const keep = options.keep ?? 1_000;
-  // Trimmed by a tenth at a time: the arrays move once every `keep / 10` entries, not on each.
-  const trim = <T>(list: T[], forget?: (item: T) => void) => {
-    if (list.length <= keep + Math.ceil(keep / 10)) return;
-    for (const item of list.splice(0, list.length - keep)) forget?.(item);
-  };
   let status = options.status ?? 200;
 
   const answer = (c: Context, code: number, body: unknown) =>
     NULL_BODY_STATUSES.has(code) ? c.body(null, code as 204) : c.json(body, code as 200);
   const refuse = (c: Context, id: string | null, error: WebhookVerificationError) => {
     rejected.push({ id, code: error.code, message: error.message });
-    trim(rejected);
+    keepRecent(rejected, keep);
     return answer(c, error.code === "no_matching_signature" ? 401 : 400, { error: error.code, message: error.message });
   };
 
@@ -132,7 +127,7 @@ function buildReceiver(options: WebhookSimulatorOptions): WebhookReceiver {
     }
     deliveries.push(delivery);
     byId.set(key, delivery);
-    trim(deliveries, (old) => byId.delete(old.id));
+    keepRecent(deliveries, keep, (old) => byId.delete(old.id));
     return answer(c, status, { received: true });
   });
   app.all("*", (c) => answer(c, 405, { error: "method_not_allowed", message: `${c.req.method} is not a webhook method` }));
