@@ -788,7 +788,11 @@ class RulesEngine implements Engine {
   private async loadPages(): Promise<void> {
     // Filled a page at a time with a turn of the event loop between: reading and parsing rows
     // blocks it (a few µs a row), and ingest requests must not wait behind a whole window.
-    while (this.spillMode && this.open.size < this.window! && (this.state === "running" || this.state === "starting")) {
+    // Only whole pages: topping the window up with the few deliveries that finished meanwhile
+    // would read many small pages, each paying a page's fixed cost (two queries, and a read
+    // transaction that finds SQLite's page cache stale after every commit).
+    const minRows = Math.min(PAGE_SIZE, this.window! - this.lowWater);
+    while (this.spillMode && this.window! - this.open.size >= minRows && (this.state === "running" || this.state === "starting")) {
       const limit = Math.min(PAGE_SIZE, this.window! - this.open.size);
       const generation = this.spillGen;
       const page = await this.store.openDeliveryPage!({ ...(this.cursor && { after: this.cursor }), throughSeq: this.decidedSeq, limit });

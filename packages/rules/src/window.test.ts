@@ -226,6 +226,34 @@ describe("the in-memory window of open deliveries (SQLite)", () => {
     expect(second.stats().open).toBe(0);
   });
 
+  it("refills the window in whole pages, not with the few deliveries that finished since the last page", async () => {
+    const gate = gated();
+    const limits: number[] = [];
+    const inner = sqliteStore({ path: dbPath() });
+    const store: Store = new Proxy(inner, {
+      get(target, prop) {
+        if (prop === "openDeliveryPage") {
+          return (query: Parameters<NonNullable<Store["openDeliveryPage"]>>[0]) => {
+            limits.push(query.limit);
+            return target.openDeliveryPage!(query);
+          };
+        }
+        const value = Reflect.get(target, prop, target) as unknown;
+        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    // A refill (from half the window, 600, to 1200) takes two pages; deliveries finish meanwhile.
+    const engine = start({ gate, store, config: oneRule, maxOpenInMemory: 1200 });
+    await engine.start();
+    for (let i = 0; i < 4000; i += 100) await ingest(engine, ids(i, 100));
+    gate.open();
+    await engine.drain({ timeoutMs: 20_000 });
+    expectEachOnce(gate.sent, 4000, ["r1"]);
+    expect(limits.length).toBeGreaterThan(4);
+    // Every page but the last (which finds the spill's end) is a whole one.
+    expect(limits.slice(0, -1).every((limit) => limit === 500)).toBe(true);
+  });
+
   it("loses nothing to events ingested while a page is being read", async () => {
     const gate = gated();
     const { store, holds } = holding(sqliteStore({ path: dbPath() }));
