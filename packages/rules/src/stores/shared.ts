@@ -3,7 +3,10 @@ import type { DeliveryRow, DeliveryStatus, EventStatus } from "../types.js";
 /** Statuses a delivery can still leave. */
 export const OPEN_STATUSES: readonly DeliveryStatus[] = ["pending", "processing", "retrying"];
 
-/** An event's status and counters from its deliveries (see `EventStatus`). */
+/**
+ * An event's status and counters from its deliveries (see `EventStatus`). The SQLite writer thread
+ * runs it from its source text, so it stays self-contained (see `sqlite-writer.ts`).
+ */
 export function summarizeDeliveries<T = Pick<DeliveryRow, "status" | "attempt_count">>(
   deliveries: readonly T[],
   rowOf: (item: T) => Pick<DeliveryRow, "status" | "attempt_count"> = (item) => item as Pick<DeliveryRow, "status" | "attempt_count">,
@@ -17,8 +20,8 @@ export function summarizeDeliveries<T = Pick<DeliveryRow, "status" | "attempt_co
   let completed = 0;
   let failed = 0;
   let canceled = 0;
-  for (const item of deliveries) {
-    const d = rowOf(item);
+  for (let i = 0; i < deliveries.length; i++) {
+    const d = rowOf(deliveries[i]!);
     switch (d.status) {
       case "pending":
         open++;

@@ -1,13 +1,16 @@
 import type * as WorkerThreads from "node:worker_threads";
 import type BetterSqlite3 from "better-sqlite3";
+import type { DeliveryRow } from "../types.js";
+import { summarizeDeliveries } from "./shared.js";
 
 // The SQLite store's write transactions. `sqliteStore` serializes each call into the flat arrays
 // below on the engine's thread, and hands them to `createWriter`'s functions either on that
 // thread (`writer: "inline"`, `":memory:"`) or in a writer thread with its own connection.
 //
-// The writer thread runs these functions from their source text (`String(createWriter)`, see
+// The writer thread runs these functions, and `summarizeDeliveries` (an event's status from its
+// deliveries, shared with the other stores), from their source text (`String(createWriter)`, see
 // `writerThreadSource`), so it needs no file of its own and works the same from the sources, the
-// built package or an application's bundle. Both functions must therefore be self-contained: they
+// built package or an application's bundle. These functions must therefore be self-contained: they
 // use only their arguments and JavaScript's globals (no imports, no module-level constants), and
 // stay clear of syntax a transpiler would rewrite into a helper call (for...of, spread,
 // destructuring, classes).
@@ -67,7 +70,7 @@ export interface Writer {
  * Prepares the write statements on `db` (migrated already). Self-contained (see above): the
  * numbers of values per row and the shapes are the constants above, spelled out.
  */
-export function createWriter(db: BetterSqlite3.Database): Writer {
+export function createWriter(db: BetterSqlite3.Database, summarize: typeof summarizeDeliveries): Writer {
   const insertEvent = db.prepare(
     `INSERT INTO events (workspace, id, event, resource, resource_id, payload, created_by, created_at, status, total_rules)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (workspace, id) DO NOTHING`,
@@ -94,19 +97,15 @@ export function createWriter(db: BetterSqlite3.Database): Writer {
     `INSERT OR REPLACE INTO attempts (delivery_id, attempt, workspace, event_id, rule_id, started_at, duration_ms, status, outcome, retryable, message, detail)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
-  const refreshEvent = db.prepare(
-    `UPDATE events SET (status, completed_count, failed_count) = (
-       SELECT CASE
-           WHEN sum(status IN ('pending', 'processing', 'retrying')) > 0 THEN
-             CASE WHEN sum(status IN ('processing', 'retrying', 'completed', 'failed', 'canceled') OR attempt_count > 0) > 0
-               THEN 'processing' ELSE 'pending' END
-           WHEN sum(status = 'failed') > 0 THEN 'failed'
-           WHEN sum(status = 'canceled') > 0 AND sum(status = 'completed') = 0 THEN 'canceled'
-           ELSE 'completed' END,
-         sum(status = 'completed'), sum(status = 'failed')
-       FROM deliveries WHERE event_seq = ?)
-     WHERE seq = ?`,
-  );
+  // An event's status and counts, recounted from its deliveries by the rule every store shares.
+  // Counted here rather than in one UPDATE with a CASE over sum()s: SQLite's aggregates made that
+  // 5.7 µs an event, this 3.4.
+  const eventDeliveries = db.prepare(`SELECT status, attempt_count FROM deliveries WHERE event_seq = ?`);
+  const setEvent = db.prepare(`UPDATE events SET status = ?, completed_count = ?, failed_count = ? WHERE seq = ?`);
+  const refreshEvent = (seq: number): void => {
+    const summary = summarize(eventDeliveries.all(seq) as Array<Pick<DeliveryRow, "status" | "attempt_count">>);
+    setEvent.run(summary.status, summary.completed_count, summary.failed_count, seq);
+  };
   const startEvent = db.prepare(`UPDATE events SET status = 'processing' WHERE seq = ? AND status = 'pending'`);
   const putStatus = db.prepare(`INSERT OR REPLACE INTO connection_status (connection, disabled_at, reason) VALUES (?, ?, ?)`);
   const deleteStatus = db.prepare(`DELETE FROM connection_status WHERE connection = ?`);
@@ -164,7 +163,7 @@ export function createWriter(db: BetterSqlite3.Database): Writer {
     for (let i = 0; i < a.length; i += 12) {
       insertAttempt.run(a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4], a[i + 5], a[i + 6], a[i + 7], a[i + 8], a[i + 9], a[i + 10], a[i + 11]);
     }
-    touched.forEach((seq) => refreshEvent.run(seq, seq));
+    touched.forEach(refreshEvent);
     started.forEach((seq) => {
       if (!touched.has(seq)) startEvent.run(seq);
     });
@@ -196,7 +195,7 @@ export interface WriterThreadData {
  * after a rollback. The first message out, `[true, "ready"]`, says the connection is open; `close` closes it and ends the thread.
  * Self-contained (see above).
  */
-export function runWriterThread(load: (id: string) => unknown, create: typeof createWriter): void {
+export function runWriterThread(load: (id: string) => unknown, create: typeof createWriter, summarize: typeof summarizeDeliveries): void {
   const threads = load("node:worker_threads") as typeof WorkerThreads;
   const port = threads.parentPort!;
   const data = threads.workerData as WriterThreadData;
@@ -207,7 +206,7 @@ export function runWriterThread(load: (id: string) => unknown, create: typeof cr
   db.pragma("temp_store = MEMORY");
   db.pragma("cache_size = -32000");
   db.pragma(`wal_autocheckpoint = ${data.autocheckpoint}`);
-  const writer = create(db);
+  const writer = create(db, summarize);
   const fail = (error: unknown) => {
     const e = error as { name?: string; message?: string; code?: string };
     port.postMessage([false, { name: e.name || "Error", message: e.message || String(error), code: e.code || "" }]);
@@ -240,5 +239,5 @@ export function runWriterThread(load: (id: string) => unknown, create: typeof cr
  * helper a bundler that keeps function names (esbuild's keepNames) wraps functions with.
  */
 export function writerThreadSource(): string {
-  return `"use strict";\nvar __name = function (f) { return f; };\n(${String(runWriterThread)})(require, ${String(createWriter)});\n`;
+  return `"use strict";\nvar __name = function (f) { return f; };\n(${String(runWriterThread)})(require, ${String(createWriter)}, ${String(summarizeDeliveries)});\n`;
 }

@@ -3,6 +3,7 @@ import type { Worker } from "node:worker_threads";
 import type BetterSqlite3 from "better-sqlite3";
 import { MeshworkRulesError } from "../errors.js";
 import { createWriter, SHAPE_ALL, SHAPE_NEXT, SHAPE_QUIET, writerThreadSource, type InsertAnswer, type Value, type WriterThreadData } from "./sqlite-writer.js";
+import { summarizeDeliveries } from "./shared.js";
 import type {
   AttemptRow,
   ConnectionStatusRow,
@@ -345,7 +346,7 @@ interface WriterLink {
 
 /** Writes on the engine's thread, on the store's own connection. */
 function inlineLink(db: BetterSqlite3.Database): WriterLink {
-  const writer = createWriter(db);
+  const writer = createWriter(db, summarizeDeliveries);
   const run = <T>(what: string, fn: () => T): Promise<T> => {
     try {
       return Promise.resolve(fn());
