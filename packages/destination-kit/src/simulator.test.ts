@@ -39,6 +39,17 @@ describe("createSimulatorApp", () => {
     expect(await (await again.blob()).text()).toBe("plain");
   });
 
+  it("records each request with its method, URL, headers and body, as read and as JSON", async () => {
+    const sim = headerApp();
+    await sim.fetch("https://api.things.test/things", { method: "POST", body: '{"a":1}', headers: { "Content-Type": "application/json", "X-Key": "k" } });
+    const expected = { method: "POST", url: "https://api.things.test/things", headers: { "content-type": "application/json", "x-key": "k" }, body: '{"a":1}' };
+    const recorded = sim.requests[0]!;
+    expect([recorded.method, recorded.url, recorded.headers, recorded.body]).toEqual([expected.method, expected.url, expected.headers, expected.body]);
+    expect(JSON.parse(JSON.stringify(sim.requests))).toEqual([expected]);
+    recorded.headers = { "x-replaced": "1" };
+    expect(recorded.headers).toEqual({ "x-replaced": "1" });
+  });
+
   it("answers real Responses when the app is served over HTTP (given a Request)", async () => {
     const sim = headerApp();
     const response = await sim.fetch(new Request("https://api.things.test/things", { method: "POST", body: "{}", headers: { "content-type": "application/json" } }));

@@ -38,19 +38,10 @@ export function createSimulator<TSnapshot>(options: SimulatorOptions<TSnapshot>)
       input instanceof Request || (body != null && typeof body !== "string")
         ? new Request(input, { ...init, signal: null })
         : lightRequest(typeof input === "string" ? input : input.href, init?.method ?? "GET", headersOf(init?.headers), body ?? "");
-    let headers: Record<string, string> | undefined;
-    const recorded: SimulatedRequest = {
-      method: request.method,
-      url: request.url,
-      // Copied out of the `Headers` (sorted, pair by pair) only when a test or a fault reads them.
-      get headers() {
-        return (headers ??= Object.fromEntries(request.headers));
-      },
-      set headers(value) {
-        headers = value;
-      },
-      body: typeof body === "string" ? body : body == null && !(input instanceof Request) ? "" : await request.clone().text(),
-    };
+    const recorded = new RecordedRequest(
+      request,
+      typeof body === "string" ? body : body == null && !(input instanceof Request) ? "" : await request.clone().text(),
+    );
     requests.push(recorded);
     requestCount++;
     keepRecent(requests, keep);
@@ -89,6 +80,38 @@ export function keepRecent<T>(list: T[], keep: number, forget?: (item: T) => voi
   if (list.length <= keep + Math.ceil(keep / 10)) return;
   const dropped = list.splice(0, list.length - keep);
   if (forget) for (const item of dropped) forget(item);
+}
+
+/**
+ * A request as a simulator records it. Its headers are copied out of the `Headers` (sorted, pair
+ * by pair) only when a test or a fault reads them; a class, so no request builds its own getter.
+ */
+class RecordedRequest implements SimulatedRequest {
+  readonly method: string;
+  readonly url: string;
+  #request: Request;
+  #headers: Record<string, string> | undefined;
+
+  constructor(
+    request: Request,
+    readonly body: string,
+  ) {
+    this.method = request.method;
+    this.url = request.url;
+    this.#request = request;
+  }
+
+  get headers(): Record<string, string> {
+    return (this.#headers ??= Object.fromEntries(this.#request.headers));
+  }
+
+  set headers(value: Record<string, string>) {
+    this.#headers = value;
+  }
+
+  toJSON(): SimulatedRequest {
+    return { method: this.method, url: this.url, headers: this.headers, body: this.body };
+  }
 }
 
 /** ofetch already hands over a `Headers`: used as it is rather than copied. */
@@ -187,7 +210,14 @@ const lightMethods = {
 };
 
 function answerLightly(c: Context): void {
-  Object.assign(c, lightMethods, { [ANSWER]: { status: 200, headers: {} } });
+  // Plain stores into Hono's own fields: an `Object.assign` here cost more than the assignments.
+  const light = c as unknown as typeof lightMethods & LightContext;
+  light.status = lightMethods.status;
+  light.header = lightMethods.header;
+  light.json = lightMethods.json;
+  light.text = lightMethods.text;
+  light.body = lightMethods.body;
+  light[ANSWER] = { status: 200, headers: {} };
 }
 
 function answer(c: LightContext, body: string | null, type: string | undefined, init: Init, extra: HeaderRecord | undefined): Response {
