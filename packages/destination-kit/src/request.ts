@@ -51,9 +51,7 @@ export function createRequestClient(config: RequestClientConfig): RequestClient 
     const headers: Record<string, string> = { accept: "application/json", ...config.headers, ...options.headers };
     // Serialized once, here: the same text goes out and into the attempt record.
     const body = isJsonBody(options.body) ? JSON.stringify(options.body) : options.body;
-    if (body !== options.body && !Object.keys(headers).some((name) => name.toLowerCase() === "content-type")) {
-      headers["content-type"] = "application/json";
-    }
+    if (body !== options.body && !hasHeader(headers, "content-type")) headers["content-type"] = "application/json";
     const timeoutMs = options.timeoutMs ?? config.timeoutMs;
     if (config.beforeRequest) {
       const turn = waitForTurn(config, method, path);
@@ -199,7 +197,7 @@ function waitForTurn(config: RequestClientConfig, method: string, path: string):
   };
   let turn: ReturnType<RequestHook>;
   try {
-    turn = config.beforeRequest!({ method, path, ...(config.signal && { signal: config.signal }) });
+    turn = config.beforeRequest!({ method, path, signal: config.signal });
   } catch (error) {
     throw notSent(error);
   }
@@ -289,6 +287,12 @@ function parseBody(text: string, headers: Headers): { value: unknown; json: bool
     }
   }
   return { value: text, json: false };
+}
+
+/** Whether a header record has `name` (lowercase), in any case. */
+function hasHeader(headers: Record<string, string>, name: string): boolean {
+  for (const key in headers) if (key.toLowerCase() === name) return true;
+  return false;
 }
 
 /** Plain objects and arrays go as JSON (what ofetch would serialize itself). */

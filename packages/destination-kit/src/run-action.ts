@@ -123,16 +123,18 @@ export async function runAction(input: RunActionInput): Promise<AttemptResult> {
     const baseUrl =
       options.baseUrl ??
       (typeof destination.baseUrl === "function" ? destination.baseUrl(credentials.data) : destination.baseUrl);
+    // Optional fields are set even when undefined: a conditional spread per field made each
+    // attempt build and copy throwaway objects.
     const request = createRequestClient({
       baseUrl,
       fetch: input.fetch ?? options.fetch ?? globalThis.fetch,
       headers: destination.headers?.(credentials.data, state) ?? {},
       timeoutMs: input.timeoutMs ?? destination.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      ...(input.signal && { signal: input.signal }),
-      ...(destination.classify && { classify: destination.classify }),
-      ...(destination.rateLimitHeaders && { rateLimitHeaders: destination.rateLimitHeaders }),
-      ...(input.onRateLimit && { onRateLimit: input.onRateLimit }),
-      ...(input.beforeRequest && { beforeRequest: input.beforeRequest }),
+      signal: input.signal,
+      classify: destination.classify,
+      rateLimitHeaders: destination.rateLimitHeaders,
+      onRateLimit: input.onRateLimit,
+      beforeRequest: input.beforeRequest,
       record: (exchange) => exchanges.push(exchange),
       redact,
       now,
@@ -141,7 +143,7 @@ export async function runAction(input: RunActionInput): Promise<AttemptResult> {
       event: input.event,
       payload: input.event.payload,
       metadata: metadata.data,
-      ...(input.mapped && { mapped: input.mapped }),
+      mapped: input.mapped,
       credentials: credentials.data,
       request,
       log: { info: (m) => notes.push(m), warn: (m) => notes.push(`warning: ${m}`) },

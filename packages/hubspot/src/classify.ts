@@ -69,12 +69,9 @@ export function createRateLimitHeaderReader(timeZone: string): (headers: Headers
     if (remaining !== undefined) {
       const max = header(headers, "x-hubspot-ratelimit-max");
       const interval = header(headers, "x-hubspot-ratelimit-interval-milliseconds");
-      return {
-        remaining,
-        ...(max !== undefined && { limit: max }),
-        // A rolling window: the whole budget is back at most one interval from now.
-        ...(interval !== undefined && { resetAt: now + interval }),
-      };
+      // A rolling window: the whole budget is back at most one interval from now. (Read on every
+      // answer: one object shape, rather than conditional spreads.)
+      return { remaining, limit: max, resetAt: interval === undefined ? undefined : now + interval };
     }
     if (dailyRemaining !== undefined) {
       return { remaining: dailyRemaining, ...(daily !== undefined && { limit: daily }), resetAt: now + msUntilMidnight(now, timeZone) };

@@ -60,6 +60,10 @@ function buildReceiver(options: WebhookSimulatorOptions): WebhookReceiver {
   const rejected: RejectedWebhook[] = [];
   const keep = options.keep ?? 1_000;
   let status = options.status ?? 200;
+  const verifyOptions = {
+    ...(options.toleranceSec !== undefined && { toleranceSec: options.toleranceSec }),
+    ...(options.now && { now: options.now }),
+  };
 
   const answer = (c: Context, code: number, body: unknown) =>
     NULL_BODY_STATUSES.has(code) ? c.body(null, code as 204) : c.json(body, code as 200);
@@ -82,10 +86,7 @@ function buildReceiver(options: WebhookSimulatorOptions): WebhookReceiver {
     let verified: boolean | null = null;
     if (secrets !== undefined) {
       try {
-        ({ id: key, timestamp } = verifyWebhook(secrets, body, headers, {
-          ...(options.toleranceSec !== undefined && { toleranceSec: options.toleranceSec }),
-          ...(options.now && { now: options.now }),
-        }));
+        ({ id: key, timestamp } = verifyWebhook(secrets, body, headers, verifyOptions));
         verified = true;
       } catch (error) {
         if (WebhookVerificationError.isInstance(error)) return refuse(c, id, error);
