@@ -48,9 +48,11 @@ export function redactHeaders(
 ): Record<string, string> {
   const out: Record<string, string> = {};
   if (!headers) return out;
-  const entries = headers instanceof Headers ? headers.entries() : Object.entries(headers);
-  for (const [name, value] of entries) {
+  // forEach and for...in: no pair array and iterator per header, on every request and answer.
+  const add = (value: string, name: string) => {
     out[name.toLowerCase()] = SENSITIVE_HEADER.test(name) ? REDACTED : redact(value);
-  }
+  };
+  if (headers instanceof Headers) headers.forEach(add);
+  else for (const name in headers) add(headers[name]!, name);
   return out;
 }

@@ -319,7 +319,8 @@ class SimulatedHeaders extends Headers {
   }
 
   override forEach(callback: (value: string, name: string, parent: Headers) => void, thisArg?: unknown): void {
-    for (const [name, value] of this.entries()) callback.call(thisArg, value, name, this);
+    const values = this.#values;
+    for (const name of Object.keys(values).sort()) callback.call(thisArg, values[name]!, name, this);
   }
 
   override [Symbol.iterator](): HeaderEntries {
