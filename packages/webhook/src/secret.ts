@@ -23,12 +23,23 @@ export function secretProblem(secret: unknown): string | undefined {
   return undefined;
 }
 
-/** The HMAC key of a `whsec_` secret; throws `WebhookError` `invalid_secret` when it is malformed. */
+/**
+ * The HMAC key of a `whsec_` secret; throws `WebhookError` `invalid_secret` when it is malformed.
+ * Valid secrets' keys are kept (a connection signs every delivery with the same few), so a
+ * signature does not check and decode its secret again. Callers only read the key.
+ */
 export function secretKey(secret: string, ErrorClass: typeof WebhookError = WebhookError): Buffer {
+  const known = keys.get(secret);
+  if (known) return known;
   const problem = secretProblem(secret);
   if (problem) throw new ErrorClass("invalid_secret", `invalid webhook secret: ${problem}`);
-  return Buffer.from(secret.slice(PREFIX.length), "base64");
+  const key = Buffer.from(secret.slice(PREFIX.length), "base64");
+  if (keys.size >= 256) keys.delete(keys.keys().next().value!);
+  keys.set(secret, key);
+  return key;
 }
+
+const keys = new Map<string, Buffer>();
 
 /**
  * Generates a signing secret: `whsec_` + base64 of `bytes` random bytes (default 32, allowed 24–64).
