@@ -278,8 +278,8 @@ export function vendorMessage(body: unknown): string | undefined {
 
 function parseBody(text: string, headers: Headers): { value: unknown; json: boolean } {
   const type = headers.get("content-type") ?? "";
-  const first = text.trimStart()[0];
-  if (text && (type.includes("json") || first === "{" || first === "[")) {
+  const first = text.charCodeAt(firstNonSpace(text));
+  if (text && (type.includes("json") || first === 0x7b /* { */ || first === 0x5b /* [ */)) {
     try {
       return { value: JSON.parse(text), json: true };
     } catch {
@@ -293,6 +293,13 @@ function parseBody(text: string, headers: Headers): { value: unknown; json: bool
 function hasHeader(headers: Record<string, string>, name: string): boolean {
   for (const key in headers) if (key.toLowerCase() === name) return true;
   return false;
+}
+
+/** Where the first character other than JSON whitespace is (no trimmed copy of the text). */
+function firstNonSpace(text: string): number {
+  let i = 0;
+  for (let c = text.charCodeAt(0); c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09; c = text.charCodeAt(++i));
+  return i;
 }
 
 /** Plain objects and arrays go as JSON (what ofetch would serialize itself). */

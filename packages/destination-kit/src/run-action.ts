@@ -67,7 +67,8 @@ export async function runAction(input: RunActionInput): Promise<AttemptResult> {
   const notes: string[] = [];
   const state = input.state ?? createMemoryState();
   const checked = checkCredentials(input);
-  const redact = createRedactor([...checked.secrets, ...stringLeaves(stateValues(state))]);
+  const known = stringLeaves(stateValues(state));
+  const redact = known.length ? createRedactor([...checked.secrets, ...known]) : (checked.redact ??= createRedactor(checked.secrets));
   const finish = (fields: Omit<AttemptResult, "startedAt" | "durationMs" | "exchanges" | "notes">): AttemptResult => {
     // Secrets learnt during the attempt (a refreshed token) are redacted too. Most attempts
     // learn none, so the common path allocates nothing beyond the result.
@@ -190,6 +191,8 @@ interface CheckedCredentials {
   parsed: ReturnType<Destination["credentials"]["safeParse"]>;
   /** The destination's chosen secrets when the credentials are valid; otherwise every string, to be safe. */
   secrets: string[];
+  /** Redacts `secrets`, made on first use. */
+  redact?: (text: string) => string;
 }
 
 /**
@@ -217,5 +220,7 @@ function checkCredentials({ destination, credentials }: RunActionInput): Checked
 }
 
 function stateValues(state: ConnectionState): unknown[] {
-  return [...state.entries()].map(([, value]) => value);
+  const values: unknown[] = [];
+  for (const entry of state.entries()) values.push(entry[1]);
+  return values;
 }
