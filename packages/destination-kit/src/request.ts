@@ -1,7 +1,7 @@
 import { createFetch, type $Fetch } from "ofetch";
 import { AuthError, DestinationError, PermanentError, RateLimitedError, RetryableError } from "./errors.js";
 import { redactHeaders } from "./redact.js";
-import { isSimulatorFetch } from "./simulator.js";
+import { isSimulatorFetch, SimulatorRequestHeaders } from "./simulator.js";
 import type {
   ExchangeSummary,
   HttpResponse,
@@ -213,7 +213,11 @@ const clients = new WeakMap<typeof fetch, $Fetch>();
 /** One ofetch instance per underlying fetch (live, or a sandbox simulator's). */
 function fetchFor(fetchImpl: typeof fetch): $Fetch {
   let client = clients.get(fetchImpl);
-  if (!client) clients.set(fetchImpl, (client = createFetch({ fetch: fetchImpl })));
+  if (!client) {
+    // A simulator's requests get its light `Headers` (see SimulatorRequestHeaders).
+    client = createFetch(isSimulatorFetch(fetchImpl) ? { fetch: fetchImpl, Headers: SimulatorRequestHeaders } : { fetch: fetchImpl });
+    clients.set(fetchImpl, client);
+  }
   return client;
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { acmeInput, createAcmeSimulator } from "./__fixtures__/acme.js";
-import { createSimulator, createSimulatorApp, runAction } from "./index.js";
+import { createRequestClient, createSimulator, createSimulatorApp, runAction, type RequestClientConfig } from "./index.js";
 
 const input = acmeInput;
 
@@ -37,6 +37,22 @@ describe("createSimulatorApp", () => {
     expect(await again.clone().text()).toBe("plain");
     expect(new TextDecoder().decode(await again.arrayBuffer())).toBe("plain");
     expect(await (await again.blob()).text()).toBe("plain");
+  });
+
+  it("checks and normalizes a request's headers as undici does, though ofetch builds them without undici", async () => {
+    const sim = headerApp();
+    const live: typeof fetch = (input, init) => sim.fetch(new Request(input as string, init));
+    const client = (fetchImpl: typeof fetch) =>
+      createRequestClient({ baseUrl: "https://api.things.test", fetch: fetchImpl, headers: {}, timeoutMs: 1000, record: () => {}, redact: (t) => t, now: Date.now } satisfies RequestClientConfig);
+    // The same header through the simulator's own fetch and through undici's Request.
+    for (const fetchImpl of [sim.fetch, live]) {
+      await client(fetchImpl)("/things", { method: "POST", body: { a: 1 }, headers: { "X-Padded": "  v \t" } });
+      expect(sim.requests.at(-1)!.headers["x-padded"]).toBe("v");
+      for (const headers of [{ "x-bad": "a\r\nb" }, { "bad name": "v" }]) {
+        const failure = await client(fetchImpl)("/things", { method: "POST", body: { a: 1 }, headers }).catch((error: Error) => error);
+        expect(failure).toMatchObject({ code: "network_error", message: expect.stringMatching(/invalid header (value|name)/) });
+      }
+    }
   });
 
   it("records each request with its method, URL, headers and body, as read and as JSON", async () => {

@@ -328,6 +328,32 @@ class SimulatedHeaders extends Headers {
   }
 }
 
+/** An HTTP token (RFC 9110), what a header name must be. */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** What a header value must not hold. */
+const HEADER_VALUE_FORBIDDEN = /[\0\r\n]/;
+
+/**
+ * The `Headers` ofetch builds for a request to a simulator (its `Headers` option): undici's
+ * checks on names and values, and its trimming of values, without undici's WebIDL conversion,
+ * which cost about 1.2 µs per request. The simulator reads the same object.
+ */
+export class SimulatorRequestHeaders extends SimulatedHeaders {
+  constructor(init?: HeadersInit) {
+    const values: Record<string, string> = {};
+    const add = (name: string, value: string) => {
+      const text = String(value).replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
+      if (!HEADER_NAME.test(name)) throw new TypeError(`Headers.append: "${name}" is an invalid header name.`);
+      if (HEADER_VALUE_FORBIDDEN.test(text)) throw new TypeError(`Headers.append: "${text}" is an invalid header value.`);
+      const key = name.toLowerCase();
+      values[key] = Object.hasOwn(values, key) ? `${values[key]}, ${text}` : text;
+    };
+    if (init instanceof Headers || Array.isArray(init)) for (const [name, value] of init as Iterable<[string, string]>) add(name, value);
+    else if (init) for (const name in init) add(name, (init as Record<string, string>)[name]!);
+    super(values);
+  }
+}
+
 function bytesOf(body: string | null): ArrayBuffer {
   const bytes = new TextEncoder().encode(body ?? "");
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
