@@ -330,8 +330,8 @@ class SimulatedHeaders extends Headers {
 
 /** An HTTP token (RFC 9110), what a header name must be. */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** What a header value must not hold. */
-const HEADER_VALUE_FORBIDDEN = /[\0\r\n]/;
+/** What a header value must not hold: NUL, line breaks, and characters beyond Latin-1 (not a ByteString). */
+const HEADER_VALUE_FORBIDDEN = /[\0\r\n\u0100-\uffff]/;
 
 /**
  * The `Headers` ofetch builds for a request to a simulator (its `Headers` option): undici's
