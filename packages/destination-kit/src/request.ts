@@ -302,9 +302,12 @@ function hasHeader(headers: Record<string, string>, name: string): boolean {
 /** Where the first character other than JSON whitespace is (no trimmed copy of the text). */
 function firstNonSpace(text: string): number {
   let i = 0;
-  for (let c = text.charCodeAt(0); c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09; c = text.charCodeAt(++i));
+  while (isJsonSpace(text.charCodeAt(i))) i++;
   return i;
 }
+
+/** Space, tab, line feed or carriage return; false past the end (`charCodeAt` gives NaN). */
+const isJsonSpace = (code: number) => code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0d;
 
 /** Plain objects and arrays go as JSON (what ofetch would serialize itself). */
 function isJsonBody(body: unknown): body is object {
