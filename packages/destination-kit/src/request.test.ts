@@ -24,4 +24,23 @@ describe("createRequestClient response bodies", () => {
     expect((await answering(" {not json")("/x", { responseType: "text" })).data).toBe(" {not json");
     await expect(answering("ok")("/x")).rejects.toThrow(/a body that is not JSON/);
   });
+
+  it("sends an object body as JSON, with content-type application/json unless the action set one in any case", async () => {
+    const sent: Array<Record<string, string>> = [];
+    const request = createRequestClient({
+      baseUrl: "https://api.acme.test",
+      fetch: async (_input, init) => {
+        sent.push(Object.fromEntries(new Headers(init?.headers)));
+        return new Response("{}", { status: 200, headers: { "content-type": "application/json" } });
+      },
+      headers: {},
+      timeoutMs: 1000,
+      record: () => {},
+      redact: (text) => text,
+      now: Date.now,
+    });
+    await request("/x", { method: "POST", body: { a: 1 } });
+    await request("/x", { method: "POST", body: { a: 1 }, headers: { "Content-Type": "application/vnd.api+json" } });
+    expect(sent.map((headers) => headers["content-type"])).toEqual(["application/json", "application/vnd.api+json"]);
+  });
 });
