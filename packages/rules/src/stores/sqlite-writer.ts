@@ -192,8 +192,8 @@ export interface WriterThreadData {
  * The writer thread: opens its connection and applies the messages it gets, one at a time in the
  * order they were posted. Messages in: `[kind, ...arguments]`. Each is answered by one message
  * out, in the same order: `[true, result]` once committed, or `[false, { name, message, code }]`
- * after a rollback. The first message out, `[true, "ready"]`, says the connection is open; `close` closes it and ends the thread.
- * Self-contained (see above).
+ * after a rollback. The first message out, `[true, "ready"]`, says the connection is open;
+ * `close` closes it and ends the thread. Self-contained (see above).
  */
 export function runWriterThread(load: (id: string) => unknown, create: typeof createWriter, summarize: typeof summarizeDeliveries): void {
   const threads = load("node:worker_threads") as typeof WorkerThreads;

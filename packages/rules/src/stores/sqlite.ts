@@ -531,6 +531,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
    */
   const deliveriesWithEvents = (sql: string, ...params: unknown[]): DeliveryWithEvent[] => {
     const rows = statement(sql).raw(true).all(...params) as unknown[][];
+    if (rows.length === 0) return [];
     const tagged = writing === 0;
     const seqs = new Set<number>();
     for (const row of rows) seqs.add(row[EVENT_SEQ] as number);
