@@ -302,25 +302,25 @@ class SimulatedHeaders extends Headers {
     return cookie === null ? [] : [cookie];
   }
 
-  /** In the order `Headers` iterates: sorted by name. */
+  /** The names in the order `Headers` iterates: sorted. */
+  #names(): string[] {
+    return Object.keys(this.#values).sort();
+  }
+
   override entries(): HeaderEntries {
-    const pairs = Object.keys(this.#values)
-      .sort()
-      .map((name): [string, string] => [name, this.#values[name]!]);
-    return pairs[Symbol.iterator]() as unknown as HeaderEntries;
+    return this.#names().map((name): [string, string] => [name, this.#values[name]!])[Symbol.iterator]() as unknown as HeaderEntries;
   }
 
   override keys(): ReturnType<Headers["keys"]> {
-    return Object.keys(this.#values).sort()[Symbol.iterator]() as unknown as ReturnType<Headers["keys"]>;
+    return this.#names()[Symbol.iterator]() as unknown as ReturnType<Headers["keys"]>;
   }
 
   override values(): ReturnType<Headers["values"]> {
-    return [...this.entries()].map(([, value]) => value)[Symbol.iterator]() as unknown as ReturnType<Headers["values"]>;
+    return this.#names().map((name) => this.#values[name]!)[Symbol.iterator]() as unknown as ReturnType<Headers["values"]>;
   }
 
   override forEach(callback: (value: string, name: string, parent: Headers) => void, thisArg?: unknown): void {
-    const values = this.#values;
-    for (const name of Object.keys(values).sort()) callback.call(thisArg, values[name]!, name, this);
+    for (const name of this.#names()) callback.call(thisArg, this.#values[name]!, name, this);
   }
 
   override [Symbol.iterator](): HeaderEntries {

@@ -47,7 +47,7 @@ export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookR
  */
 export function createWebhookSimulator(options: WebhookSimulatorOptions = {}): WebhookSimulator {
   const receiver = buildReceiver(options);
-  const simulator = createSimulator({ type: "webhook", app: receiver.app, snapshot: receiver.snapshot, ...(options.keep !== undefined && { keepRequests: options.keep }) });
+  const simulator = createSimulator({ type: "webhook", app: receiver.app, snapshot: receiver.snapshot, keepRequests: options.keep });
   return Object.assign(simulator, { setStatus: receiver.setStatus });
 }
 
@@ -60,10 +60,7 @@ function buildReceiver(options: WebhookSimulatorOptions): WebhookReceiver {
   const rejected: RejectedWebhook[] = [];
   const keep = options.keep ?? 1_000;
   let status = options.status ?? 200;
-  const verifyOptions = {
-    ...(options.toleranceSec !== undefined && { toleranceSec: options.toleranceSec }),
-    ...(options.now && { now: options.now }),
-  };
+  const verifyOptions = { toleranceSec: options.toleranceSec, now: options.now };
 
   const answer = (c: Context, code: number, body: unknown) =>
     NULL_BODY_STATUSES.has(code) ? c.body(null, code as 204) : c.json(body, code as 200);
